@@ -1,0 +1,2 @@
+//! btvep — the Bittensor Validator Endpoint.
+pub mod bittensor;
