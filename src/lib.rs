@@ -1,2 +1,30 @@
-//! btvep — the Bittensor Validator Endpoint.
+//! btvep — the Bittensor Validator Endpoint, in Rust.
+//!
+//! A validator runs btvep to sell access to a Bittensor subnet: it hands out API keys, meters them
+//! (expiry, credits, rate limits), logs every request and answers chat prompts by querying miners
+//! with requests signed by the validator's hotkey.
+//!
+//! # Layout
+//! - [`cli`]: the command line, one module per sub-command; `main.rs` only dispatches to it.
+//! - [`config`]: the config keys, layered resolution (defaults < file < env < flags), atomic writes.
+//! - [`paths`]: where the config file and the data directory are.
+//! - [`store`]: the sled database: API keys with atomic credit operations, the request log.
+//! - [`admin`]: the store seam: operations as requests, run locally or through a running server's socket.
+//! - [`timeparse`]: expiry and log-range parsing.
+//! - [`output`]: tables, JSON and terminal conventions.
+//! - [`bittensor`]: hotkeys, the dendrite/axon protocol, the metagraph and query strategies.
+//! - [`logging`]: tracing setup.
+//!
+//! # Errors
+//! Inner layers return their own `thiserror` enums ([`config::ConfigError`], [`store::StoreError`],
+//! [`admin::AdminError`]); the CLI edge wraps them with `anyhow` context and prints one line.
+
+pub mod admin;
 pub mod bittensor;
+pub mod cli;
+pub mod config;
+pub mod logging;
+pub mod output;
+pub mod paths;
+pub mod store;
+pub mod timeparse;

@@ -16,7 +16,9 @@ pub enum QueryStrategy {
 
 /// Why a strategy string did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid query strategy '{input}': {reason} (expected 'top_n:N' with N >= 1 or 'uids:A,B,...')")]
+#[error(
+    "invalid query strategy '{input}': {reason} (expected 'top_n:N' with N >= 1 or 'uids:A,B,...')"
+)]
 pub struct StrategyParseError {
     input: String,
     reason: &'static str,
@@ -33,7 +35,10 @@ impl FromStr for QueryStrategy {
         let (kind, rest) = s.trim().split_once(':').ok_or_else(|| err("missing ':'"))?;
         match kind.trim() {
             "top_n" => {
-                let n: usize = rest.trim().parse().map_err(|_| err("N is not a whole number"))?;
+                let n: usize = rest
+                    .trim()
+                    .parse()
+                    .map_err(|_| err("N is not a whole number"))?;
                 if n == 0 {
                     return Err(err("N must be at least 1"));
                 }
@@ -84,7 +89,16 @@ mod tests {
 
     #[test]
     fn rejects_bad_input() {
-        for s in ["", "top_n", "top_n:0", "top_n:-1", "uids:", "uids:a", "best:3", "uids:70000"] {
+        for s in [
+            "",
+            "top_n",
+            "top_n:0",
+            "top_n:-1",
+            "uids:",
+            "uids:a",
+            "best:3",
+            "uids:70000",
+        ] {
             assert!(s.parse::<QueryStrategy>().is_err(), "{s}");
         }
     }

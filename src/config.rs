@@ -1,0 +1,770 @@
+//! Configuration: the key registry, layered resolution and the atomic `config.json` writer.
+//!
+//! # Precedence
+//! Every value is resolved as **defaults < file < environment < flags**: the built-in default, then
+//! `config.json`, then the key's environment variable (btvep's names where btvep had one, e.g.
+//! `HOTKEY_MNEMONIC`, otherwise `BTVEP_<KEY>`), then command-line flags (`--set KEY=VALUE`, or a
+//! sub-command's own flag such as `start --port`). [`Resolved::source`] tells where each value came from.
+//!
+//! The file keeps the Python btvep's key names, so an existing btvep `config.json` can be copied over.
+//! Because it holds the hotkey mnemonic it is written atomically (temp file + rename) with mode 0600.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::bittensor::strategy::QueryStrategy;
+
+/// The string shown in place of a secret value.
+pub const MASK: &str = "********";
+
+/// The kinds of value a config key can hold; each kind knows how to parse and check text input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `true` / `false` (also `1`/`0`, `yes`/`no`, `on`/`off`).
+    Bool,
+    /// A whole number within `[min, max]`.
+    Int {
+        /// Smallest accepted value.
+        min: i64,
+        /// Largest accepted value.
+        max: i64,
+    },
+    /// Free text.
+    Text,
+    /// Free text that is a secret: masked in all output unless revealed.
+    Secret,
+    /// A BIP39 English mnemonic (12/15/18/21/24 words with a valid checksum); a secret.
+    Mnemonic,
+    /// A JSON list of `{"times": N, "seconds": S}`.
+    RateLimits,
+    /// A query strategy (`top_n:N` or `uids:A,B`).
+    Strategy,
+    /// A subtensor network name (`finney`, `test`, `local`) or a `ws://` / `wss://` URL.
+    Network,
+    /// An optional filesystem path (empty text clears it).
+    Path,
+    /// An `http://` or `https://` base URL.
+    Url,
+}
+
+/// One configuration key: its name, kind, default, environment variable and help text.
+#[derive(Debug)]
+pub struct KeySpec {
+    /// The name used in `config.json` and on the command line.
+    pub name: &'static str,
+    /// How values are parsed and checked.
+    pub kind: Kind,
+    /// The default as JSON text (`null` for "not set").
+    pub default: &'static str,
+    /// The environment variable that overrides the file.
+    pub env: &'static str,
+    /// One line of documentation, shown by `btvep config --help`.
+    pub doc: &'static str,
+}
+
+/// Every configuration key btvep knows, in display order.
+pub const KEYS: &[KeySpec] = &[
+    KeySpec {
+        name: "hotkey_mnemonic",
+        kind: Kind::Mnemonic,
+        default: "null",
+        env: "HOTKEY_MNEMONIC",
+        doc: "BIP39 mnemonic of the validator hotkey that signs miner queries (secret)",
+    },
+    KeySpec {
+        name: "wallet_name",
+        kind: Kind::Text,
+        default: "null",
+        env: "BTVEP_WALLET_NAME",
+        doc: "Bittensor wallet name to load the hotkey from, instead of hotkey_mnemonic",
+    },
+    KeySpec {
+        name: "wallet_hotkey",
+        kind: Kind::Text,
+        default: "\"default\"",
+        env: "BTVEP_WALLET_HOTKEY",
+        doc: "hotkey name inside the wallet (used with wallet_name)",
+    },
+    KeySpec {
+        name: "wallet_path",
+        kind: Kind::Path,
+        default: "\"~/.bittensor/wallets\"",
+        env: "BTVEP_WALLET_PATH",
+        doc: "directory that holds Bittensor wallets",
+    },
+    KeySpec {
+        name: "rate_limiting_enabled",
+        kind: Kind::Bool,
+        default: "false",
+        env: "RATE_LIMITING_ENABLED",
+        doc: "enforce rate limits (global_rate_limits, or a key's own limits)",
+    },
+    KeySpec {
+        name: "global_rate_limits",
+        kind: Kind::RateLimits,
+        default: "[]",
+        env: "GLOBAL_RATE_LIMITS",
+        doc: "default limits for every key, JSON list of {\"times\": N, \"seconds\": S}",
+    },
+    KeySpec {
+        name: "openai_filter_enabled",
+        kind: Kind::Bool,
+        default: "false",
+        env: "OPENAI_FILTER_ENABLED",
+        doc: "refuse prompts flagged by an OpenAI-compatible /v1/moderations endpoint",
+    },
+    KeySpec {
+        name: "openai_api_key",
+        kind: Kind::Secret,
+        default: "null",
+        env: "OPENAI_API_KEY",
+        doc: "API key for the moderation endpoint (secret)",
+    },
+    KeySpec {
+        name: "openai_base_url",
+        kind: Kind::Url,
+        default: "\"https://api.openai.com/v1\"",
+        env: "BTVEP_OPENAI_BASE_URL",
+        doc: "base URL of the OpenAI-compatible API used for moderation",
+    },
+    KeySpec {
+        name: "netuid",
+        kind: Kind::Int { min: 0, max: 65535 },
+        default: "1",
+        env: "BTVEP_NETUID",
+        doc: "subnet to query",
+    },
+    KeySpec {
+        name: "subtensor_network",
+        kind: Kind::Network,
+        default: "\"finney\"",
+        env: "BTVEP_SUBTENSOR_NETWORK",
+        doc: "where the metagraph comes from: finney, test, local, or a ws:// / wss:// URL",
+    },
+    KeySpec {
+        name: "metagraph_file",
+        kind: Kind::Path,
+        default: "null",
+        env: "BTVEP_METAGRAPH_FILE",
+        doc: "read the metagraph from this JSON file instead of a subtensor node",
+    },
+    KeySpec {
+        name: "metagraph_refresh_seconds",
+        kind: Kind::Int {
+            min: 1,
+            max: 86_400,
+        },
+        default: "60",
+        env: "BTVEP_METAGRAPH_REFRESH_SECONDS",
+        doc: "how often the server refreshes the metagraph",
+    },
+    KeySpec {
+        name: "default_query_strategy",
+        kind: Kind::Strategy,
+        default: "\"uids:0\"",
+        env: "BTVEP_DEFAULT_QUERY_STRATEGY",
+        doc: "miners queried when neither the request nor the key names any: top_n:N or uids:A,B",
+    },
+    KeySpec {
+        name: "miner_timeout",
+        kind: Kind::Int { min: 1, max: 600 },
+        default: "12",
+        env: "BTVEP_MINER_TIMEOUT",
+        doc: "seconds to wait for one miner's answer",
+    },
+    KeySpec {
+        name: "host",
+        kind: Kind::Text,
+        default: "\"0.0.0.0\"",
+        env: "BTVEP_HOST",
+        doc: "address `btvep start` listens on",
+    },
+    KeySpec {
+        name: "port",
+        kind: Kind::Int { min: 0, max: 65535 },
+        default: "8000",
+        env: "BTVEP_PORT",
+        doc: "port `btvep start` listens on",
+    },
+    KeySpec {
+        name: "admin_api_key",
+        kind: Kind::Secret,
+        default: "null",
+        env: "BTVEP_ADMIN_API_KEY",
+        doc: "token for the /admin API and dashboard (secret)",
+    },
+];
+
+/// Looks up a key by name.
+pub fn spec(name: &str) -> Option<&'static KeySpec> {
+    KEYS.iter().find(|k| k.name == name)
+}
+
+/// The names of all keys, comma separated (for error messages).
+pub fn key_names() -> String {
+    KEYS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Errors of the configuration layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The key is not one btvep knows.
+    #[error("unknown config key '{0}'; valid keys: {names}", names = key_names())]
+    UnknownKey(String),
+    /// A value failed its kind's check; the message never contains the value of a secret.
+    #[error("invalid value for {key}: {reason}")]
+    Invalid {
+        /// The key (or `ENV_VAR (key)`).
+        key: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The config file exists but is not a JSON object.
+    #[error("config file {path} is corrupt: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        reason: String,
+    },
+    /// Reading or writing the file failed.
+    #[error("config file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// One rate-limit window: at most `times` requests per `seconds`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    /// Requests allowed in the window.
+    pub times: u32,
+    /// Window length in seconds.
+    pub seconds: u32,
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}s", self.times, self.seconds)
+    }
+}
+
+/// Parses a JSON list of rate limits and checks each window is positive.
+///
+/// # Errors
+/// A message saying which entry is wrong.
+pub fn parse_rate_limits(value: &Value) -> Result<Vec<RateLimit>, String> {
+    let limits: Vec<RateLimit> = serde_json::from_value(value.clone())
+        .map_err(|e| format!("expected a JSON list of {{\"times\": N, \"seconds\": S}}: {e}"))?;
+    for (i, l) in limits.iter().enumerate() {
+        if l.times == 0 || l.seconds == 0 {
+            return Err(format!("entry {i}: times and seconds must be at least 1"));
+        }
+    }
+    Ok(limits)
+}
+
+/// Checks that `phrase` is a BIP39 English mnemonic of 12/15/18/21/24 words with a valid checksum.
+///
+/// # Errors
+/// A message that never repeats the phrase.
+pub fn check_mnemonic(phrase: &str) -> Result<(), String> {
+    let words = phrase.split_whitespace().count();
+    if ![12, 15, 18, 21, 24].contains(&words) {
+        return Err(format!(
+            "a mnemonic has 12, 15, 18, 21 or 24 words, this one has {words}"
+        ));
+    }
+    let normalized = phrase.split_whitespace().collect::<Vec<_>>().join(" ");
+    bip39::Mnemonic::parse_in(bip39::Language::English, &normalized).map_err(|e| match e {
+        bip39::Error::InvalidChecksum => "invalid BIP39 checksum (is a word wrong?)".to_string(),
+        bip39::Error::UnknownWord(i) => format!("word {} is not in the BIP39 English list", i + 1),
+        other => format!("not a valid BIP39 mnemonic: {other}"),
+    })?;
+    Ok(())
+}
+
+impl Kind {
+    /// Parses command-line / environment text into the JSON value stored in the file.
+    ///
+    /// # Errors
+    /// A message explaining what was expected (never echoing secrets).
+    pub fn parse_text(self, text: &str) -> Result<Value, String> {
+        match self {
+            Kind::Bool => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(Value::Bool(true)),
+                "false" | "0" | "no" | "off" => Ok(Value::Bool(false)),
+                _ => Err(format!("expected true or false, got '{text}'")),
+            },
+            Kind::Int { .. } => {
+                let n: i64 = text
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("expected a whole number, got '{text}'"))?;
+                self.check(&json!(n))?;
+                Ok(json!(n))
+            }
+            Kind::RateLimits => {
+                let v: Value = serde_json::from_str(text).map_err(|e| {
+                    format!("expected a JSON list of {{\"times\": N, \"seconds\": S}}: {e}")
+                })?;
+                self.check(&v)?;
+                Ok(v)
+            }
+            Kind::Mnemonic => {
+                let normalized = text.split_whitespace().collect::<Vec<_>>().join(" ");
+                check_mnemonic(&normalized)?;
+                Ok(Value::String(normalized))
+            }
+            Kind::Path if text.trim().is_empty() => Ok(Value::Null),
+            Kind::Secret if text.is_empty() => Ok(Value::Null),
+            Kind::Text | Kind::Secret | Kind::Path | Kind::Strategy | Kind::Network | Kind::Url => {
+                let v = Value::String(text.trim().to_string());
+                self.check(&v)?;
+                Ok(v)
+            }
+        }
+    }
+
+    /// Checks a JSON value (from the file or from [`Kind::parse_text`]) against the kind.
+    ///
+    /// # Errors
+    /// A message explaining what was expected.
+    pub fn check(self, v: &Value) -> Result<(), String> {
+        if v.is_null() {
+            return Ok(());
+        }
+        match self {
+            Kind::Bool => v
+                .as_bool()
+                .map(|_| ())
+                .ok_or_else(|| "expected true or false".into()),
+            Kind::Int { min, max } => match v.as_i64() {
+                Some(n) if (min..=max).contains(&n) => Ok(()),
+                Some(n) => Err(format!("{n} is out of range {min}..={max}")),
+                None => Err("expected a whole number".into()),
+            },
+            Kind::RateLimits => parse_rate_limits(v).map(|_| ()),
+            Kind::Mnemonic => check_mnemonic(v.as_str().ok_or("expected a string")?),
+            Kind::Text | Kind::Secret | Kind::Path => v
+                .as_str()
+                .map(|_| ())
+                .ok_or_else(|| "expected a string".into()),
+            Kind::Strategy => {
+                let s = v.as_str().ok_or("expected a string")?;
+                s.parse::<QueryStrategy>()
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Kind::Network => {
+                let s = v.as_str().ok_or("expected a string")?;
+                if ["finney", "test", "local"].contains(&s)
+                    || s.starts_with("ws://")
+                    || s.starts_with("wss://")
+                {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "'{s}' is not finney, test, local or a ws:// / wss:// URL"
+                    ))
+                }
+            }
+            Kind::Url => {
+                let s = v.as_str().ok_or("expected a string")?;
+                if s.starts_with("http://") || s.starts_with("https://") {
+                    Ok(())
+                } else {
+                    Err(format!("'{s}' is not an http:// or https:// URL"))
+                }
+            }
+        }
+    }
+
+    /// Whether values of this kind are masked in output.
+    pub fn is_secret(self) -> bool {
+        matches!(self, Kind::Secret | Kind::Mnemonic)
+    }
+}
+
+/// Where a resolved value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The built-in default.
+    Default,
+    /// `config.json`.
+    File,
+    /// An environment variable.
+    Env,
+    /// A command-line flag.
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Default => "default",
+            Source::File => "file",
+            Source::Env => "env",
+            Source::Flag => "flag",
+        })
+    }
+}
+
+/// The raw contents of `config.json`: a JSON object, unknown keys preserved.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigFile {
+    /// Where the file lives.
+    pub path: PathBuf,
+    /// Its key/value pairs.
+    pub values: Map<String, Value>,
+}
+
+impl ConfigFile {
+    /// Reads the file; a missing file is an empty config.
+    ///
+    /// # Errors
+    /// [`ConfigError::Corrupt`] when the file is not a JSON object, [`ConfigError::Io`] when unreadable.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(ConfigFile {
+                    path: path.to_path_buf(),
+                    values: Map::new(),
+                })
+            }
+            Err(source) => {
+                return Err(ConfigError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let corrupt = |reason: String| ConfigError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let values = if text.trim().is_empty() {
+            Map::new()
+        } else {
+            match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(m)) => m,
+                Ok(_) => return Err(corrupt("expected a JSON object".into())),
+                Err(e) => return Err(corrupt(e.to_string())),
+            }
+        };
+        Ok(ConfigFile {
+            path: path.to_path_buf(),
+            values,
+        })
+    }
+
+    /// Writes the file atomically (temp file in the same directory + rename), mode 0600.
+    ///
+    /// # Errors
+    /// [`ConfigError::Io`] when the directory or file cannot be written.
+    pub fn save(&self) -> Result<(), ConfigError> {
+        let io = |source| ConfigError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let dir = self
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut text = serde_json::to_string_pretty(&Value::Object(self.values.clone()))
+            .expect("a JSON map always serializes");
+        text.push('\n');
+        let tmp = dir.join(format!(
+            ".{}.tmp{}",
+            self.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "config.json".into()),
+            std::process::id()
+        ));
+        write_private(&tmp, text.as_bytes()).map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            io(e)
+        })
+    }
+
+    /// Sets a key after checking it is known.
+    ///
+    /// # Errors
+    /// [`ConfigError::UnknownKey`].
+    pub fn set(&mut self, key: &str, value: Value) -> Result<(), ConfigError> {
+        spec(key).ok_or_else(|| ConfigError::UnknownKey(key.into()))?;
+        if value.is_null() {
+            self.values.remove(key);
+        } else {
+            self.values.insert(key.into(), value);
+        }
+        Ok(())
+    }
+}
+
+/// Creates (or truncates) `path` with mode 0600 and writes `bytes`, synced to disk.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// A fully resolved configuration: every key's value and source.
+#[derive(Clone)]
+pub struct Resolved {
+    values: BTreeMap<&'static str, (Value, Source)>,
+    /// The config file path the values were read from.
+    pub path: PathBuf,
+}
+
+impl fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for spec in KEYS {
+            m.entry(&spec.name, &self.display(spec.name, false));
+        }
+        m.finish()
+    }
+}
+
+impl Resolved {
+    /// Resolves every key: defaults < `file` < `env` < `flags`.
+    ///
+    /// `env` is a lookup function (the process environment in production, a map in tests);
+    /// `flags` are `(key, text)` pairs from the command line.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the file key or environment variable whose value is bad,
+    /// [`ConfigError::UnknownKey`] for an unknown flag key.
+    pub fn resolve(
+        file: &ConfigFile,
+        env: impl Fn(&str) -> Option<String>,
+        flags: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        let mut values = BTreeMap::new();
+        for spec in KEYS {
+            let default: Value =
+                serde_json::from_str(spec.default).expect("defaults are valid JSON");
+            let mut entry = (default, Source::Default);
+            if let Some(v) = file.values.get(spec.name) {
+                spec.kind.check(v).map_err(|reason| ConfigError::Invalid {
+                    key: format!("{} in {}", spec.name, file.path.display()),
+                    reason,
+                })?;
+                entry = (v.clone(), Source::File);
+            }
+            if let Some(text) = env(spec.env) {
+                let v = spec
+                    .kind
+                    .parse_text(&text)
+                    .map_err(|reason| ConfigError::Invalid {
+                        key: format!("{} (environment variable {})", spec.name, spec.env),
+                        reason,
+                    })?;
+                entry = (v, Source::Env);
+            }
+            values.insert(spec.name, entry);
+        }
+        for (key, text) in flags {
+            let spec = spec(key).ok_or_else(|| ConfigError::UnknownKey(key.clone()))?;
+            let v = spec
+                .kind
+                .parse_text(text)
+                .map_err(|reason| ConfigError::Invalid {
+                    key: key.clone(),
+                    reason,
+                })?;
+            values.insert(spec.name, (v, Source::Flag));
+        }
+        Ok(Resolved {
+            values,
+            path: file.path.clone(),
+        })
+    }
+
+    /// The value of a key (JSON `null` when unset).
+    ///
+    /// # Panics
+    /// When `key` is not in [`KEYS`] (a programming error).
+    pub fn get(&self, key: &str) -> &Value {
+        &self
+            .values
+            .get(key)
+            .unwrap_or_else(|| panic!("unknown config key {key}"))
+            .0
+    }
+
+    /// Where a key's value came from.
+    pub fn source(&self, key: &str) -> Source {
+        self.values.get(key).map(|e| e.1).unwrap_or(Source::Default)
+    }
+
+    /// A string value, or `None` when unset.
+    pub fn str(&self, key: &str) -> Option<&str> {
+        self.get(key).as_str()
+    }
+
+    /// A boolean value (`false` when unset).
+    pub fn bool(&self, key: &str) -> bool {
+        self.get(key).as_bool().unwrap_or(false)
+    }
+
+    /// An integer value (0 when unset).
+    pub fn int(&self, key: &str) -> i64 {
+        self.get(key).as_i64().unwrap_or(0)
+    }
+
+    /// The global rate limits.
+    pub fn global_rate_limits(&self) -> Vec<RateLimit> {
+        parse_rate_limits(self.get("global_rate_limits")).unwrap_or_default()
+    }
+
+    /// The configured default query strategy.
+    pub fn default_query_strategy(&self) -> QueryStrategy {
+        self.str("default_query_strategy")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(QueryStrategy::Uids(vec![0]))
+    }
+
+    /// The value as text for display: secrets masked unless `reveal`, strings unquoted, unset as empty.
+    pub fn display(&self, key: &str, reveal: bool) -> String {
+        let v = self.get(key);
+        match v {
+            Value::Null => String::new(),
+            _ if !reveal && spec(key).is_some_and(|s| s.kind.is_secret()) => MASK.to_string(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The value as JSON for `--json` output: secrets masked unless `reveal`.
+    pub fn display_json(&self, key: &str, reveal: bool) -> Value {
+        let v = self.get(key);
+        if !reveal && !v.is_null() && spec(key).is_some_and(|s| s.kind.is_secret()) {
+            Value::String(MASK.into())
+        } else {
+            v.clone()
+        }
+    }
+}
+
+/// Masks a secret for logs: `None`/empty stay as they are, anything else becomes [`MASK`].
+pub fn mask(secret: Option<&str>) -> &'static str {
+    match secret {
+        Some(s) if !s.is_empty() => MASK,
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(values: Value) -> ConfigFile {
+        ConfigFile {
+            path: "config.json".into(),
+            values: values.as_object().unwrap().clone(),
+        }
+    }
+
+    #[test]
+    fn precedence_is_default_file_env_flag() {
+        let f = file(json!({"netuid": 3, "miner_timeout": 20, "port": 9000}));
+        let env = |name: &str| match name {
+            "BTVEP_MINER_TIMEOUT" => Some("30".to_string()),
+            "BTVEP_PORT" => Some("9100".to_string()),
+            _ => None,
+        };
+        let flags = vec![("port".to_string(), "9200".to_string())];
+        let r = Resolved::resolve(&f, env, &flags).unwrap();
+        assert_eq!(
+            (
+                r.int("metagraph_refresh_seconds"),
+                r.source("metagraph_refresh_seconds")
+            ),
+            (60, Source::Default)
+        );
+        assert_eq!((r.int("netuid"), r.source("netuid")), (3, Source::File));
+        assert_eq!(
+            (r.int("miner_timeout"), r.source("miner_timeout")),
+            (30, Source::Env)
+        );
+        assert_eq!((r.int("port"), r.source("port")), (9200, Source::Flag));
+    }
+
+    #[test]
+    fn btvep_env_names_are_honoured() {
+        let env = |name: &str| match name {
+            "RATE_LIMITING_ENABLED" => Some("true".to_string()),
+            "GLOBAL_RATE_LIMITS" => Some(r#"[{"times": 5, "seconds": 60}]"#.to_string()),
+            _ => None,
+        };
+        let r = Resolved::resolve(&ConfigFile::default(), env, &[]).unwrap();
+        assert!(r.bool("rate_limiting_enabled"));
+        assert_eq!(
+            r.global_rate_limits(),
+            vec![RateLimit {
+                times: 5,
+                seconds: 60
+            }]
+        );
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let env = |name: &str| (name == "RATE_LIMITING_ENABLED").then(|| "maybe".to_string());
+        let err = Resolved::resolve(&ConfigFile::default(), env, &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RATE_LIMITING_ENABLED"), "{err}");
+    }
+
+    #[test]
+    fn mnemonic_checks() {
+        assert!(check_mnemonic(
+            "pact photo material cake neck asset home broken decade jealous piece pistol"
+        )
+        .is_ok());
+        let bad = check_mnemonic(
+            "pact photo material cake neck asset home broken decade jealous piece piece",
+        )
+        .unwrap_err();
+        assert!(bad.contains("checksum"), "{bad}");
+        assert!(check_mnemonic("pact photo").unwrap_err().contains("has 2"));
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let f = file(json!({"openai_api_key": "sk-123"}));
+        let r = Resolved::resolve(&f, |_| None, &[]).unwrap();
+        assert_eq!(r.display("openai_api_key", false), MASK);
+        assert_eq!(r.display("openai_api_key", true), "sk-123");
+        assert!(!format!("{r:?}").contains("sk-123"));
+    }
+}

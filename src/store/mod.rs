@@ -1,0 +1,145 @@
+//! The embedded sled database: API keys (with atomic credit operations) and the request log.
+//!
+//! # Layout
+//! | tree | key | value |
+//! |---|---|---|
+//! | `keys` | key id, u64 big-endian | [`ApiKey`] as JSON |
+//! | `key_hashes` | SHA-256 of the API key (32 bytes) | key id, u64 big-endian |
+//! | `logs` | timestamp µs BE ‖ record id BE | [`LogRecord`] as JSON |
+//! | `logs_by_key` | key id BE ‖ timestamp µs BE ‖ record id BE | empty |
+//! | `logs_by_hotkey` | hotkey UTF-8 ‖ 0x00 ‖ timestamp µs BE ‖ record id BE | empty |
+//! | `meta` | counter name | u64 big-endian |
+//!
+//! sled lets one process open a database at a time. While `btvep start` holds it, CLI commands reach it
+//! through the server's local admin socket (see [`crate::admin`]); [`StoreError::Locked`] is how they learn
+//! they must.
+
+mod keys;
+mod logs;
+
+pub use keys::{generate_api_key, hash_api_key, ApiKey, KeyPatch, NewKey, Spend};
+pub use logs::{LogCursor, LogFilter, LogRecord};
+
+use std::path::{Path, PathBuf};
+
+/// Errors of the storage layer. *Not found* and *invalid input* are told apart from a broken store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (normally `btvep start`) holds the database lock.
+    #[error("the database in {0} is in use by another process")]
+    Locked(PathBuf),
+    /// No record matches the query.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is not valid (e.g. a bad argument).
+    #[error("{0}")]
+    Invalid(String),
+    /// A stored record could not be decoded.
+    #[error("corrupt record in the database: {0}")]
+    Corrupt(String),
+    /// The database itself failed.
+    #[error("database error: {0}")]
+    Db(#[from] sled::Error),
+}
+
+impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
+    fn from(e: sled::transaction::TransactionError<StoreError>) -> Self {
+        match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::Db(e),
+        }
+    }
+}
+
+/// An open btvep database.
+pub struct Store {
+    db: sled::Db,
+    keys: sled::Tree,
+    key_hashes: sled::Tree,
+    logs: sled::Tree,
+    logs_by_key: sled::Tree,
+    logs_by_hotkey: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir`; the directory is created with mode 0700.
+    ///
+    /// # Errors
+    /// [`StoreError::Locked`] when another process has it open, [`StoreError::Db`] otherwise.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        create_private_dir(data_dir).map_err(|e| StoreError::Db(sled::Error::Io(e)))?;
+        let db_path = data_dir.join("db");
+        let db = sled::Config::new()
+            .path(&db_path)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io) if is_lock_error(io) => StoreError::Locked(db_path.clone()),
+                other => StoreError::Db(other),
+            })?;
+        Ok(Store {
+            keys: db.open_tree("keys")?,
+            key_hashes: db.open_tree("key_hashes")?,
+            logs: db.open_tree("logs")?,
+            logs_by_key: db.open_tree("logs_by_key")?,
+            logs_by_hotkey: db.open_tree("logs_by_hotkey")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// Writes everything to disk; call before exiting.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] when the flush fails.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Atomically increments a named counter and returns the new value (starting at 1).
+    fn next_id(&self, counter: &str) -> Result<u64, StoreError> {
+        let v = self.meta.update_and_fetch(counter, |old| {
+            let n = old.map(be_u64).unwrap_or(0) + 1;
+            Some(n.to_be_bytes().to_vec())
+        })?;
+        Ok(v.as_deref().map(be_u64).unwrap_or(1))
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Err(e) = self.db.flush() {
+            tracing::error!("flushing the database failed: {e}");
+        }
+    }
+}
+
+/// Decodes a big-endian u64 from the first 8 bytes (0 when shorter).
+pub(crate) fn be_u64(b: &[u8]) -> u64 {
+    b.get(..8)
+        .and_then(|s| s.try_into().ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+fn is_lock_error(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::WouldBlock || e.to_string().contains("lock")
+}
+
+/// Creates `dir` (and parents) and restricts it to the owner, because it holds keys and the admin socket.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
