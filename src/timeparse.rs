@@ -158,8 +158,7 @@ pub fn parse_datetime(text: &str) -> Option<DateTime<Utc>> {
     }
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
-        .map(|d| Utc.timestamp_opt(midnight(d), 0).single())
-        .flatten()
+        .and_then(|d| Utc.timestamp_opt(midnight(d), 0).single())
 }
 
 /// Today's date in UTC.

@@ -8,7 +8,7 @@ use super::Cli;
 pub fn markdown() -> String {
     let mut out = String::from(
         "# btvep command line\n\n\
-         Generated from the clap definition by `BTVEP_BLESS=1 cargo test --test cli docs_are_fresh`; do not edit by hand.\n",
+         Generated from the clap definition by `BTVEP_BLESS=1 cargo test --test cli completions_and_docs_are_fresh`; do not edit by hand.\n",
     );
     let mut cmd = Cli::command().term_width(100);
     cmd.build();
