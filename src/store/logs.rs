@@ -90,10 +90,14 @@ fn micros(t: DateTime<Utc>) -> u64 {
     u64::try_from(t.timestamp_micros()).unwrap_or(0)
 }
 
+/// The log key of a record: time and id, both inverted, so that the newest record sorts first.
+///
+/// Newest-first listings are then forward scans: sled 0.34's reverse range iteration was seen to skip
+/// entries (see `docs/benchmarks.md`), so btvep never iterates backwards.
 fn time_key(micros: u64, id: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
-    k[..8].copy_from_slice(&micros.to_be_bytes());
-    k[8..].copy_from_slice(&id.to_be_bytes());
+    k[..8].copy_from_slice(&(u64::MAX - micros).to_be_bytes());
+    k[8..].copy_from_slice(&(u64::MAX - id).to_be_bytes());
     k
 }
 
@@ -132,7 +136,7 @@ impl Store {
         Ok(())
     }
 
-    /// Runs a log query. Newest first, or oldest first after a cursor (follow mode).
+    /// Runs a log query: newest first, or, after a cursor (follow mode), every newer record oldest first.
     ///
     /// The most selective index is scanned (key, then hotkey, then time) and the remaining filters are
     /// applied to each record, so `--key K --lines 100` reads about 100 records whatever the log size.
@@ -142,22 +146,25 @@ impl Store {
     pub fn query_logs(&self, f: &LogFilter) -> Result<Vec<LogRecord>, StoreError> {
         let lo = f.start.map(micros).unwrap_or(0);
         let hi = f.end.map(micros).unwrap_or(u64::MAX);
-        let (lo_key, hi_key) = match f.after {
-            Some(c) if time_key(c.micros, c.id) >= time_key(lo, 0) => match c.id.checked_add(1) {
-                Some(id) => (time_key(c.micros, id), time_key(hi, u64::MAX)),
-                None => (
-                    time_key(c.micros.saturating_add(1), 0),
-                    time_key(hi, u64::MAX),
-                ),
-            },
-            _ => (time_key(lo, 0), time_key(hi, u64::MAX)),
-        };
-        if lo_key > hi_key {
+        // Keys sort newest first: the range runs from `hi` (first) down to `lo` (last).
+        let first = time_key(hi, u64::MAX);
+        let mut last = time_key(lo, 0);
+        let mut last_inclusive = true;
+        if let Some(c) = f.after {
+            let cut = time_key(c.micros, c.id);
+            if cut <= last {
+                last = cut;
+                last_inclusive = false;
+            }
+        }
+        if first > last || (first == last && !last_inclusive) {
             return Ok(Vec::new());
         }
-        let limit = if f.limit == 0 { usize::MAX } else { f.limit };
-        let ascending = f.after.is_some();
-        let mut out = Vec::new();
+        let limit = if f.limit == 0 || f.after.is_some() {
+            usize::MAX
+        } else {
+            f.limit
+        };
 
         let (index, prefix): (Option<&sled::Tree>, Vec<u8>) = if let Some(k) = f.key_id {
             (Some(&self.logs_by_key), k.to_be_bytes().to_vec())
@@ -168,18 +175,15 @@ impl Store {
         } else {
             (None, Vec::new())
         };
-        let scan_tree = index.unwrap_or(&self.logs);
-        let mut lo_full = prefix.clone();
-        lo_full.extend_from_slice(&lo_key);
-        let mut hi_full = prefix.clone();
-        hi_full.extend_from_slice(&hi_key);
-        let range = scan_tree.range(lo_full..=hi_full);
-        let iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if ascending {
-            Box::new(range)
+        let with_prefix = |k: &[u8]| [prefix.as_slice(), k].concat();
+        let (from, to) = (with_prefix(&first), with_prefix(&last));
+        let range = if last_inclusive {
+            index.unwrap_or(&self.logs).range(from..=to)
         } else {
-            Box::new(range.rev())
+            index.unwrap_or(&self.logs).range(from..to)
         };
-        for item in iter {
+        let mut out = Vec::new();
+        for item in range {
             let (k, v) = item?;
             let bytes = if index.is_some() {
                 match self.logs.get(&k[prefix.len()..])? {
@@ -202,6 +206,9 @@ impl Store {
             if out.len() >= limit {
                 break;
             }
+        }
+        if f.after.is_some() {
+            out.reverse();
         }
         Ok(out)
     }
