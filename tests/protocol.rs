@@ -781,3 +781,59 @@ async fn e2e_respond_on_first_success_returns_early() {
     })
     .await;
 }
+
+// ---------------------------------------------------------------- real SDK interop (scripts/interop.sh)
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a real bittensor 10.5.0 axon; run scripts/interop.sh"]
+async fn interop_real_python_axon() {
+    let addr: std::net::SocketAddr = std::env::var("BTVEP_INTEROP_AXON")
+        .expect("BTVEP_INTEROP_AXON=127.0.0.1:PORT")
+        .parse()
+        .expect("BTVEP_INTEROP_AXON is ip:port");
+    bounded(async {
+        let d = dendrite();
+        let (roles, messages) = prompt();
+        let t = Duration::from_secs(12);
+        let miner = neuron(0, addr, AXON_SS58);
+
+        let r = d.query_one(&miner, &roles, &messages, t).await;
+        println!("interop success case: {r:?}");
+        assert!(r.is_success, "{r:?}");
+        assert_eq!(r.status_code, 200);
+        assert_eq!(
+            r.completion,
+            format!("Hello from the Python axon: {}", messages[1])
+        );
+
+        let wrong = neuron(0, addr, d.hotkey_ss58());
+        let r = d.query_one(&wrong, &roles, &messages, t).await;
+        println!("interop wrong-hotkey case: {r:?}");
+        assert_eq!(r.status_code, 401, "{r:?}");
+        assert!(r.status_message.contains("Signature mismatch"), "{r:?}");
+
+        let many = vec![miner.clone(); 20];
+        let opts = QueryOptions {
+            timeout: t,
+            in_parallel: 20,
+            respond_on_first_success: false,
+        };
+        let results = d.query(&many, &roles, &messages, opts).await;
+        let bad: Vec<_> = results.iter().filter(|r| !r.is_success).collect();
+        println!(
+            "interop 20 concurrent: {} ok, {} failed",
+            results.len() - bad.len(),
+            bad.len()
+        );
+        assert!(bad.is_empty(), "{bad:?}");
+
+        let opts = QueryOptions {
+            timeout: t,
+            in_parallel: 2,
+            respond_on_first_success: true,
+        };
+        let results = d.query(&[wrong, miner], &roles, &messages, opts).await;
+        assert!(results.last().is_some_and(|r| r.is_success), "{results:?}");
+    })
+    .await;
+}
