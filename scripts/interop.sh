@@ -7,7 +7,9 @@
 # 3. starts scripts/interop_axon.py (wallets rebuilt offline from the spec's throwaway mnemonics,
 #    get_external_ip pinned) and waits for its port,
 # 4. runs the Rust test: success with the expected completion, a wrong axon hotkey ⇒ 401, 20 concurrent queries all
-#    accepted, query() with respond_on_first_success.
+#    accepted, query() with respond_on_first_success;
+# 5. reverse direction: a real Python 10.5.0 dendrite (scripts/interop_dendrite.py) queries an axon built on
+#    btvep's axon.rs verification (success, and 401 when it signs for another hotkey).
 # Steps 3–4 run inside `unshare -n` (private network namespace, loopback only) when available (root), else on the
 # host's loopback.
 #
@@ -56,6 +58,7 @@ for _ in \$(seq 1 120); do
 done
 BTVEP_INTEROP_AXON="127.0.0.1:$PORT" "$TEST_BIN" --ignored --exact interop_real_python_axon --nocapture
 RC=\$?
+BTVEP_INTEROP_PYTHON="$VENV/bin/python" "$TEST_BIN" --ignored --exact interop_python_dendrite_to_rust_axon --nocapture || RC=1
 kill \$AXON_PID 2>/dev/null
 wait \$AXON_PID 2>/dev/null
 exit \$RC
@@ -70,7 +73,7 @@ else
     RUNNER=(bash "$WORK/run.sh")
 fi
 if "${RUNNER[@]}"; then
-    echo "INTEROP PASS: btvep dendrite ↔ bittensor 10.5.0 axon (success, 401 on wrong hotkey, concurrency)"
+    echo "INTEROP PASS: btvep dendrite -> bittensor 10.5.0 axon and bittensor 10.5.0 dendrite -> btvep axon (success, 401 on wrong hotkey, concurrency)"
 else
     echo "---- python axon log (tail) ----"
     tail -n 40 "$WORK/axon.log" 2>/dev/null || true

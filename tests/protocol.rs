@@ -837,3 +837,65 @@ async fn interop_real_python_axon() {
     })
     .await;
 }
+
+/// Reverse interop: the real Python 10.5.0 dendrite queries an axon built on `btvep::bittensor::axon`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs bittensor 10.5.0 in a venv; run scripts/interop.sh"]
+async fn interop_python_dendrite_to_rust_axon() {
+    let python =
+        std::env::var("BTVEP_INTEROP_PYTHON").expect("BTVEP_INTEROP_PYTHON=path/to/venv/python");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/interop_dendrite.py");
+    let run = |port: u16, hotkey: &'static str| {
+        let (python, script) = (python.clone(), script.clone());
+        tokio::task::spawn_blocking(move || {
+            let wallets = tempfile::tempdir().expect("tempdir");
+            let out = std::process::Command::new(python)
+                .arg(script)
+                .arg(port.to_string())
+                .arg(hotkey)
+                .arg(wallets.path())
+                .output()
+                .expect("run python dendrite");
+            let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+            assert!(
+                out.status.success(),
+                "python failed: {stdout}{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+                .collect::<Vec<_>>()
+        })
+    };
+    bounded(async {
+        let addr = fake_axon::spawn(
+            Behavior::Verify("Hello from the Rust axon: {messages}".into()),
+            AXON_SS58,
+        )
+        .await;
+        let answers = run(addr.port(), AXON_SS58).await.expect("join");
+        println!("python dendrite -> rust axon: {answers:?}");
+        assert_eq!(answers.len(), 2);
+        for a in &answers {
+            assert_eq!(a["status_code"], 200, "{a}");
+            assert_eq!(
+                a["completion"],
+                "Hello from the Rust axon: Say \"hi\" \u{2014} it's a test \u{2713}"
+            );
+        }
+        // A dendrite that signs for another hotkey gets the SDK's 401 from our axon.
+        let answers = run(
+            addr.port(),
+            "5DSaCVFqgnnk3sghDdeJhMsEwksg9FKLA34cgdk5BkGUFjY4",
+        )
+        .await
+        .expect("join");
+        println!("python dendrite -> rust axon (wrong hotkey): {answers:?}");
+        assert!(
+            answers.iter().all(|a| a["status_code"] == 401),
+            "{answers:?}"
+        );
+    })
+    .await;
+}
