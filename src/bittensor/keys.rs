@@ -11,6 +11,8 @@ use bip39::{Language, Mnemonic};
 use blake2::{Blake2b512, Digest};
 use schnorrkel::{ExpansionMode, Keypair, MiniSecretKey, PublicKey, SecretKey, Signature};
 
+/// The SDK's default wallet directory (`wallet_path`).
+pub const DEFAULT_WALLET_PATH: &str = "~/.bittensor/wallets";
 /// SS58 address format of Bittensor (the generic Substrate format).
 pub const SS58_FORMAT: u8 = 42;
 /// The schnorrkel signing context used by Substrate and the Bittensor SDK.

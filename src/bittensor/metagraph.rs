@@ -181,6 +181,35 @@ pub fn resolve_network(network: &str) -> Result<String, MetagraphError> {
     }
 }
 
+/// Where the metagraph comes from (config: `metagraph_file`, or `subtensor_network` + `netuid`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetagraphSource {
+    /// A JSON file in the format of [`Metagraph::from_json_str`].
+    File(std::path::PathBuf),
+    /// A subtensor node: `finney`, `test`, `local`, or a `ws://`/`wss://` URL.
+    Subtensor {
+        /// Network name or URL.
+        network: String,
+        /// Subnet id.
+        netuid: u16,
+    },
+}
+
+impl MetagraphSource {
+    /// Load a fresh snapshot (file read, or one RPC round trip bounded by `timeout`).
+    ///
+    /// # Errors
+    /// As [`Metagraph::from_file`] / [`Metagraph::fetch`].
+    pub async fn load(&self, timeout: Duration) -> Result<Metagraph, MetagraphError> {
+        match self {
+            MetagraphSource::File(path) => Metagraph::from_file(path),
+            MetagraphSource::Subtensor { network, netuid } => {
+                Metagraph::fetch(network, *netuid, timeout).await
+            }
+        }
+    }
+}
+
 impl Metagraph {
     /// Neuron by uid.
     pub fn get(&self, uid: u16) -> Option<&Neuron> {
