@@ -1,4 +1,15 @@
 //! The Bittensor network side of btvep: hotkeys, the dendrite→axon synapse protocol, the metagraph and
 //! btvep's query strategies. See `docs/protocol.md` and the spec vectors under `tests/fixtures/`.
+//!
+//! Entry points: [`keys::Hotkey`] (load the validator hotkey), [`metagraph::Metagraph`] (who the miners are),
+//! [`strategy::QueryStrategy::select`] (which miners to ask), [`dendrite::Dendrite::query`] (ask them), and
+//! [`axon::AxonVerifier`] (the miner side).
 
+pub mod axon;
+pub mod body_hash;
+pub mod dendrite;
+pub mod keys;
+pub mod metagraph;
 pub mod strategy;
+pub mod synapse;
+mod unicode_nonprintable;

@@ -5,6 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::metagraph::{Metagraph, Neuron};
+
 /// How to pick the miners for one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueryStrategy {
@@ -72,6 +74,95 @@ impl fmt::Display for QueryStrategy {
     }
 }
 
+/// Why a strategy cannot be applied to the current metagraph.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    /// A `uids` entry is not in the metagraph.
+    #[error("uid {uid} is not in the metagraph of subnet {netuid} ({count} neurons)")]
+    UnknownUid {
+        /// The missing uid.
+        uid: u16,
+        /// Subnet id.
+        netuid: u16,
+        /// Number of neurons in the metagraph.
+        count: usize,
+    },
+    /// A `uids` entry has no serving axon (ip 0.0.0.0 or port 0).
+    #[error("uid {uid} has no serving axon (ip {ip}, port {port})")]
+    NotServing {
+        /// The uid.
+        uid: u16,
+        /// Its advertised ip.
+        ip: String,
+        /// Its advertised port.
+        port: u16,
+    },
+    /// `top_n` asks for more miners than are serving.
+    #[error(
+        "top_n:{n} asks for {n} miners but only {serving} neurons of subnet {netuid} serve an axon"
+    )]
+    TooFewServing {
+        /// Requested count.
+        n: usize,
+        /// Serving neuron count.
+        serving: usize,
+        /// Subnet id.
+        netuid: u16,
+    },
+    /// `top_n:0` (only constructible in code; the parser rejects it).
+    #[error("top_n must be at least 1")]
+    ZeroN,
+}
+
+impl QueryStrategy {
+    /// The neurons this strategy queries, in query order.
+    ///
+    /// * `top_n:N`: the N serving neurons with the highest incentive, ties broken by lower uid.
+    /// * `uids:…`: exactly those uids in the given order (duplicates kept, as written).
+    ///
+    /// # Errors
+    /// [`SelectError`] for unknown or non-serving uids, `N` = 0, or `N` larger than the number of serving neurons.
+    pub fn select(&self, metagraph: &Metagraph) -> Result<Vec<Neuron>, SelectError> {
+        match self {
+            QueryStrategy::TopN(0) => Err(SelectError::ZeroN),
+            QueryStrategy::TopN(n) => {
+                let mut serving: Vec<&Neuron> = metagraph
+                    .neurons
+                    .iter()
+                    .filter(|n| n.is_serving())
+                    .collect();
+                if *n > serving.len() {
+                    return Err(SelectError::TooFewServing {
+                        n: *n,
+                        serving: serving.len(),
+                        netuid: metagraph.netuid,
+                    });
+                }
+                serving.sort_by(|a, b| b.incentive.total_cmp(&a.incentive).then(a.uid.cmp(&b.uid)));
+                Ok(serving.into_iter().take(*n).cloned().collect())
+            }
+            QueryStrategy::Uids(uids) => uids
+                .iter()
+                .map(|&uid| {
+                    let neuron = metagraph.get(uid).ok_or(SelectError::UnknownUid {
+                        uid,
+                        netuid: metagraph.netuid,
+                        count: metagraph.neurons.len(),
+                    })?;
+                    if !neuron.is_serving() {
+                        return Err(SelectError::NotServing {
+                            uid,
+                            ip: neuron.ip.clone(),
+                            port: neuron.port,
+                        });
+                    }
+                    Ok(neuron.clone())
+                })
+                .collect(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +192,63 @@ mod tests {
         ] {
             assert!(s.parse::<QueryStrategy>().is_err(), "{s}");
         }
+    }
+
+    fn mg() -> Metagraph {
+        let hk = "5DSaCVFqgnnk3sghDdeJhMsEwksg9FKLA34cgdk5BkGUFjY4";
+        let mut neurons = Vec::new();
+        for (uid, inc, ip, port) in [
+            (0, 0.5, "1.1.1.1", 1),
+            (1, 0.9, "1.1.1.1", 2),
+            (2, 0.5, "1.1.1.1", 3),
+            (3, 1.0, "0.0.0.0", 4),
+            (4, 0.7, "1.1.1.1", 0),
+        ] {
+            let mut n = Neuron::new(uid, hk, ip, port);
+            n.incentive = inc;
+            neurons.push(n);
+        }
+        Metagraph {
+            netuid: 1,
+            neurons,
+            block: None,
+            fetched_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn top_n_sorts_by_incentive_then_uid_and_skips_non_serving() {
+        let uids = |s: &str| {
+            s.parse::<QueryStrategy>()
+                .unwrap()
+                .select(&mg())
+                .map(|v| v.iter().map(|n| n.uid).collect::<Vec<_>>())
+        };
+        assert_eq!(uids("top_n:1").unwrap(), vec![1]);
+        assert_eq!(uids("top_n:3").unwrap(), vec![1, 0, 2]);
+        let e = uids("top_n:4").unwrap_err().to_string();
+        assert!(e.contains("only 3 neurons"), "{e}");
+        assert_eq!(
+            QueryStrategy::TopN(0).select(&mg()).unwrap_err(),
+            SelectError::ZeroN
+        );
+    }
+
+    #[test]
+    fn uids_keep_order_and_name_bad_uids() {
+        let sel = |s: &str| s.parse::<QueryStrategy>().unwrap().select(&mg());
+        assert_eq!(
+            sel("uids:2,0")
+                .unwrap()
+                .iter()
+                .map(|n| n.uid)
+                .collect::<Vec<_>>(),
+            vec![2, 0]
+        );
+        let e = sel("uids:0,9").unwrap_err().to_string();
+        assert!(e.contains("uid 9"), "{e}");
+        let e = sel("uids:3").unwrap_err().to_string();
+        assert!(e.contains("uid 3 has no serving axon"), "{e}");
+        assert!(sel("uids:4").unwrap_err().to_string().contains("uid 4"));
     }
 }

@@ -1,0 +1,522 @@
+//! The dendrite: sends signed `Prompting` requests to miners' axons and reports one [`MinerResponse`] per miner.
+//!
+//! One pooled HTTP client, per-request timeout, response size cap, concurrent signing and sending (each request runs
+//! as its own tokio task, so 256 signatures use every core), btvep's batching and `respond_on_first_success`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
+
+use super::keys::Hotkey;
+use super::metagraph::Neuron;
+use super::synapse::{self, PromptingRequest, PROMPTING};
+
+/// Default per-miner timeout (the SDK's and btvep's 12 s).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(12);
+/// Default cap on a miner's response body.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why the dendrite could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum DendriteError {
+    /// The HTTP client could not be built (TLS backend initialisation).
+    #[error("cannot build the HTTP client: {0}")]
+    Client(String),
+}
+
+/// One miner's answer (or local failure), as btvep records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MinerResponse {
+    /// Miner uid.
+    pub uid: u16,
+    /// Miner hotkey SS58.
+    pub hotkey: String,
+    /// Axon status code (200 success; 401/403/404/500 from the axon; 408/422/503 local failures).
+    pub status_code: u16,
+    /// Status message (`Success`, `Empty response`, the axon's message, or the local failure text).
+    pub status_message: String,
+    /// The completion (`""` on failure).
+    pub completion: String,
+    /// Wall time of the exchange (the timeout on local timeouts).
+    pub elapsed: Duration,
+    /// Status 200 with a non-empty completion.
+    pub is_success: bool,
+}
+
+impl MinerResponse {
+    /// Elapsed time in milliseconds.
+    pub fn elapsed_ms(&self) -> u128 {
+        self.elapsed.as_millis()
+    }
+
+    fn failure(n: &Neuron, status_code: u16, message: String, elapsed: Duration) -> Self {
+        Self {
+            uid: n.uid,
+            hotkey: n.hotkey.clone(),
+            status_code,
+            status_message: message,
+            completion: String::new(),
+            elapsed,
+            is_success: false,
+        }
+    }
+}
+
+/// btvep's query options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// Per-miner timeout.
+    pub timeout: Duration,
+    /// Batch size: miners are queried `in_parallel` at a time (0 is treated as 1).
+    pub in_parallel: usize,
+    /// Return as soon as one miner succeeds, cancelling the rest of its batch.
+    pub respond_on_first_success: bool,
+}
+
+impl Default for QueryOptions {
+    fn default() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            in_parallel: 16,
+            respond_on_first_success: true,
+        }
+    }
+}
+
+/// Per-axon UUID leases.
+///
+/// The axon keys nonces by `hotkey:uuid` and rejects a nonce ≤ the last one seen. Concurrent requests to one axon
+/// with one UUID can arrive out of order, and the later-arriving smaller nonce would be rejected as a replay. Three
+/// fixes exist: serialise per axon (a slow miner would then block every other request to it), a fresh UUID per
+/// request (every request would leave a permanent entry in the miner's nonce table), or — chosen here — lease a
+/// UUID exclusively per in-flight request from a small per-axon pool: requests sharing a UUID are strictly
+/// sequential (so nonce order = arrival order), concurrency is unlimited, and each axon sees at most "peak concurrency
+/// towards it" distinct UUIDs from this process. The first UUID of every pool is the process UUID.
+#[derive(Debug)]
+struct UuidPool {
+    process_uuid: String,
+    free: Mutex<HashMap<String, Vec<String>>>,
+}
+
+impl UuidPool {
+    fn lease(self: &Arc<Self>, axon_key: &str) -> UuidLease {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        let uuid = match free.get_mut(axon_key).and_then(Vec::pop) {
+            Some(u) => u,
+            None if !free.contains_key(axon_key) => {
+                // First lease for this axon: the process UUID; mark the pool as existing.
+                free.insert(axon_key.to_string(), Vec::new());
+                self.process_uuid.clone()
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        UuidLease {
+            pool: Arc::clone(self),
+            axon_key: axon_key.to_string(),
+            uuid,
+        }
+    }
+}
+
+/// Returns its UUID to the pool on drop (also when the request future is cancelled).
+struct UuidLease {
+    pool: Arc<UuidPool>,
+    axon_key: String,
+    uuid: String,
+}
+
+impl Drop for UuidLease {
+    fn drop(&mut self) {
+        let mut free = self.pool.free.lock().unwrap_or_else(|p| p.into_inner());
+        free.entry(std::mem::take(&mut self.axon_key))
+            .or_default()
+            .push(std::mem::take(&mut self.uuid));
+    }
+}
+
+struct Inner {
+    hotkey: Hotkey,
+    client: reqwest::Client,
+    uuids: Arc<UuidPool>,
+    last_nonce: AtomicU64,
+    dendrite_ip: String,
+    max_response_bytes: usize,
+}
+
+/// A dendrite bound to one validator hotkey. Cheap to clone (shared state behind an `Arc`).
+#[derive(Clone)]
+pub struct Dendrite {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Dendrite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dendrite")
+            .field("hotkey", &self.inner.hotkey.ss58())
+            .field("uuid", &self.inner.uuids.process_uuid)
+            .finish_non_exhaustive()
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Aborts the spawned task when dropped, so cancelling a query really cancels the miner requests.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl Dendrite {
+    /// A dendrite signing with `hotkey`, with the default 4 MiB response cap.
+    ///
+    /// # Errors
+    /// [`DendriteError::Client`] if the HTTP client cannot be built.
+    pub fn new(hotkey: Hotkey) -> Result<Self, DendriteError> {
+        Self::with_max_response_bytes(hotkey, DEFAULT_MAX_RESPONSE_BYTES)
+    }
+
+    /// Like [`Dendrite::new`] with a custom response body cap (larger bodies count as 422).
+    ///
+    /// # Errors
+    /// [`DendriteError::Client`] if the HTTP client cannot be built.
+    pub fn with_max_response_bytes(
+        hotkey: Hotkey,
+        max_response_bytes: usize,
+    ) -> Result<Self, DendriteError> {
+        let client = reqwest::Client::builder()
+            // Miners are addressed by IP; a proxy from the environment must not intercept them.
+            .no_proxy()
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| DendriteError::Client(e.to_string()))?;
+        let process_uuid = uuid::Uuid::new_v4().to_string();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                hotkey,
+                client,
+                uuids: Arc::new(UuidPool {
+                    process_uuid,
+                    free: Mutex::new(HashMap::new()),
+                }),
+                last_nonce: AtomicU64::new(0),
+                dendrite_ip: "0.0.0.0".to_string(),
+                max_response_bytes,
+            }),
+        })
+    }
+
+    /// The validator hotkey address.
+    pub fn hotkey_ss58(&self) -> &str {
+        self.inner.hotkey.ss58()
+    }
+
+    /// The process UUID (the first UUID used towards every axon).
+    pub fn uuid(&self) -> &str {
+        &self.inner.uuids.process_uuid
+    }
+
+    /// Next nonce: `max(time_ns, last + 1)`, strictly increasing across threads.
+    pub fn next_nonce(&self) -> u64 {
+        let now = now_ns();
+        let mut last = self.inner.last_nonce.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self.inner.last_nonce.compare_exchange_weak(
+                last,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(actual) => last = actual,
+            }
+        }
+    }
+
+    /// Query one miner. Never fails: local problems become 408 (timeout), 503 (refused/closed) or 422 (unparsable
+    /// or over the size cap) responses. `body_hash` defaults to the hash of `messages`.
+    pub async fn query_one(
+        &self,
+        neuron: &Neuron,
+        roles: &[String],
+        messages: &[String],
+        timeout: Duration,
+    ) -> MinerResponse {
+        let body_hash = synapse::body_hash_for(messages);
+        self.query_one_hashed(neuron, roles, messages, &body_hash, timeout)
+            .await
+    }
+
+    async fn query_one_hashed(
+        &self,
+        neuron: &Neuron,
+        roles: &[String],
+        messages: &[String],
+        body_hash: &str,
+        timeout: Duration,
+    ) -> MinerResponse {
+        let start = Instant::now();
+        let endpoint = format!("{}/{PROMPTING}", neuron.socket_addr_text());
+        if !neuron.is_serving() {
+            return MinerResponse::failure(
+                neuron,
+                503,
+                format!("Service unavailable at {endpoint} (not serving)"),
+                start.elapsed(),
+            );
+        }
+        let lease =
+            self.inner
+                .uuids
+                .lease(&format!("{}@{}", neuron.hotkey, neuron.socket_addr_text()));
+        let req = PromptingRequest {
+            roles,
+            messages,
+            body_hash,
+            timeout_secs: timeout.as_secs_f64(),
+            dendrite_ip: &self.inner.dendrite_ip,
+            uuid: &lease.uuid,
+            nonce: self.next_nonce(),
+            axon_ip: &neuron.ip,
+            axon_port: neuron.port,
+            axon_hotkey: &neuron.hotkey,
+        }
+        .build(&self.inner.hotkey);
+        let url = format!("http://{}{}", neuron.socket_addr_text(), req.path);
+        let exchange = self.exchange(&url, req);
+        let result = tokio::time::timeout(timeout, exchange).await;
+        let elapsed = start.elapsed();
+        drop(lease);
+        let (status, headers, body) = match result {
+            Err(_) => {
+                return MinerResponse::failure(
+                    neuron,
+                    408,
+                    format!("Request timeout after {} seconds", timeout.as_secs_f64()),
+                    timeout,
+                )
+            }
+            Ok(Err(local)) => {
+                let (code, message) = match local {
+                    LocalError::Connect => (503, format!("Service unavailable at {endpoint}")),
+                    LocalError::Disconnected(e) => {
+                        (503, format!("Service disconnected at {endpoint}: {e}"))
+                    }
+                    LocalError::Timeout => (
+                        408,
+                        format!("Request timeout after {} seconds", timeout.as_secs_f64()),
+                    ),
+                    LocalError::TooLarge => (
+                        422,
+                        format!(
+                            "Failed to parse response: body exceeds {} bytes",
+                            self.inner.max_response_bytes
+                        ),
+                    ),
+                };
+                return MinerResponse::failure(neuron, code, message, elapsed);
+            }
+            Ok(Ok(parts)) => parts,
+        };
+        let header_refs = headers.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        match synapse::parse_prompting_response(status, header_refs, &body) {
+            Err(e) => MinerResponse::failure(neuron, 422, e.to_string(), elapsed),
+            Ok(parsed) => {
+                let Some(code) = parsed.status_code else {
+                    return MinerResponse::failure(
+                        neuron,
+                        422,
+                        "Failed to parse response: no axon status code".into(),
+                        elapsed,
+                    );
+                };
+                let mut message = parsed.status_message.unwrap_or_default();
+                let is_success = code == 200 && !parsed.completion.is_empty();
+                if code == 200 && parsed.completion.is_empty() {
+                    // btvep's rule: a 200 without text is a failure.
+                    message = "Empty response".into();
+                }
+                MinerResponse {
+                    uid: neuron.uid,
+                    hotkey: neuron.hotkey.clone(),
+                    status_code: code,
+                    status_message: message,
+                    completion: if is_success {
+                        parsed.completion
+                    } else {
+                        String::new()
+                    },
+                    elapsed,
+                    is_success,
+                }
+            }
+        }
+    }
+
+    /// The HTTP exchange: send, then read the body up to the cap.
+    async fn exchange(
+        &self,
+        url: &str,
+        req: synapse::SynapseRequest,
+    ) -> Result<(u16, Vec<(String, String)>, Vec<u8>), LocalError> {
+        let mut builder = self.inner.client.post(url);
+        for (k, v) in &req.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let mut resp = builder
+            .body(req.body)
+            .send()
+            .await
+            .map_err(LocalError::from_reqwest)?;
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let cap = self.inner.max_response_bytes;
+        if resp.content_length().is_some_and(|n| n > cap as u64) {
+            return Err(LocalError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(LocalError::from_reqwest)? {
+            if body.len() + chunk.len() > cap {
+                return Err(LocalError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, headers, body))
+    }
+
+    /// Query `neurons` with btvep's semantics and collect the responses: batches of `in_parallel`, each batch fanned
+    /// out concurrently; with `respond_on_first_success`, returns right after the first success (cancelling the
+    /// rest of that batch and skipping later batches). Responses are in completion order within each batch.
+    pub async fn query(
+        &self,
+        neurons: &[Neuron],
+        roles: &[String],
+        messages: &[String],
+        opts: QueryOptions,
+    ) -> Vec<MinerResponse> {
+        let mut out = Vec::with_capacity(neurons.len());
+        let mut responses = std::pin::pin!(self.query_stream(
+            neurons.to_vec(),
+            roles.to_vec(),
+            messages.to_vec(),
+            opts
+        ));
+        while let Some(r) = responses.next().await {
+            let success = r.is_success;
+            out.push(r);
+            if success && opts.respond_on_first_success {
+                break; // dropping the stream aborts the in-flight requests
+            }
+        }
+        out
+    }
+
+    /// The responses as a stream in completion order (batch by batch), for streaming front ends.
+    ///
+    /// Dropping the stream cancels every in-flight request. `respond_on_first_success` is the consumer's decision
+    /// (stop polling); this stream always continues with later batches when polled.
+    pub fn query_stream(
+        &self,
+        neurons: Vec<Neuron>,
+        roles: Vec<String>,
+        messages: Vec<String>,
+        opts: QueryOptions,
+    ) -> impl Stream<Item = MinerResponse> + Send + 'static {
+        let batch = opts.in_parallel.max(1);
+        let body_hash: Arc<str> = synapse::body_hash_for(&messages).into();
+        let roles: Arc<[String]> = roles.into();
+        let messages: Arc<[String]> = messages.into();
+        let batches: Vec<Vec<Neuron>> = neurons.chunks(batch).map(<[Neuron]>::to_vec).collect();
+        let this = self.clone();
+        stream::iter(batches).flat_map(move |batch| {
+            let tasks: FuturesUnordered<_> = batch
+                .into_iter()
+                .map(|neuron| {
+                    let (this, roles, messages, body_hash) = (
+                        this.clone(),
+                        Arc::clone(&roles),
+                        Arc::clone(&messages),
+                        Arc::clone(&body_hash),
+                    );
+                    let fallback = neuron.clone();
+                    let handle = tokio::spawn(async move {
+                        this.query_one_hashed(&neuron, &roles, &messages, &body_hash, opts.timeout)
+                            .await
+                    });
+                    let guarded = AbortOnDrop(handle);
+                    async move {
+                        match guarded.await {
+                            Ok(r) => r,
+                            Err(e) => MinerResponse::failure(
+                                &fallback,
+                                500,
+                                format!("internal error: {e}"),
+                                Duration::ZERO,
+                            ),
+                        }
+                    }
+                })
+                .collect();
+            tasks
+        })
+    }
+}
+
+enum LocalError {
+    Connect,
+    Disconnected(String),
+    Timeout,
+    TooLarge,
+}
+
+impl LocalError {
+    fn from_reqwest(e: reqwest::Error) -> Self {
+        if e.is_timeout() {
+            LocalError::Timeout
+        } else if e.is_connect() {
+            LocalError::Connect
+        } else {
+            // Reset, closed mid-response, or bytes that are not HTTP: the miner's slot fails, nothing else.
+            let mut text = e.to_string();
+            let mut src = std::error::Error::source(&e);
+            while let Some(s) = src {
+                text.push_str(": ");
+                text.push_str(&s.to_string());
+                src = s.source();
+            }
+            LocalError::Disconnected(text)
+        }
+    }
+}
