@@ -137,6 +137,28 @@ pub enum Spend {
     },
 }
 
+/// The outcome of [`Store::reserve_credits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reservation {
+    /// Unlimited key: nothing reserved, nothing to settle.
+    Unlimited,
+    /// This many credits were taken (at least 1); refund what is not used.
+    Reserved(i64),
+    /// The balance is zero.
+    Insufficient,
+}
+
+impl Reservation {
+    /// How many successful answers this reservation pays for (`usize::MAX` when unlimited).
+    pub fn capacity(self) -> usize {
+        match self {
+            Reservation::Unlimited => usize::MAX,
+            Reservation::Reserved(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            Reservation::Insufficient => 0,
+        }
+    }
+}
+
 /// Generates a new API key from the OS RNG: `btvep-` followed by 64 hex digits (256 bits).
 ///
 /// # Panics
@@ -325,6 +347,29 @@ impl Store {
             -1 => Spend::Unlimited,
             c if c >= n => Spend::Spent { remaining: c - n },
             c => Spend::Insufficient { available: c },
+        })
+    }
+
+    /// Reserves up to `want` credits before a query, atomically: takes `min(want, balance)`.
+    ///
+    /// Returns how many were taken as a [`Reservation`]:
+    /// unlimited keys take nothing; a zero balance takes nothing and reports [`Reservation::Insufficient`].
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`], [`StoreError::Corrupt`], [`StoreError::Db`].
+    pub fn reserve_credits(&self, id: u64, want: i64) -> Result<Reservation, StoreError> {
+        let now = Utc::now();
+        let want = want.max(1);
+        let (before, _) = self.update_key(id, |k| {
+            if k.credits > 0 {
+                k.credits -= want.min(k.credits);
+                k.updated_at = now;
+            }
+        })?;
+        Ok(match before.credits {
+            -1 => Reservation::Unlimited,
+            c if c > 0 => Reservation::Reserved(want.min(c)),
+            _ => Reservation::Insufficient,
         })
     }
 

@@ -17,7 +17,7 @@
 mod keys;
 mod logs;
 
-pub use keys::{generate_api_key, hash_api_key, ApiKey, KeyPatch, NewKey, Spend};
+pub use keys::{generate_api_key, hash_api_key, ApiKey, KeyPatch, NewKey, Reservation, Spend};
 pub use logs::{LogCursor, LogFilter, LogRecord};
 
 use std::path::{Path, PathBuf};

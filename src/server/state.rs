@@ -1,0 +1,163 @@
+//! The server's shared state and the settings it reads on every request.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use crate::bittensor::dendrite::Dendrite;
+use crate::bittensor::metagraph::Metagraph;
+use crate::bittensor::strategy::QueryStrategy;
+use crate::config::{ConfigFile, RateLimit, Resolved};
+use crate::ratelimit::RateLimiters;
+use crate::store::Store;
+
+/// The request-time settings, derived from the resolved config; replaced whole on reload.
+#[derive(Clone)]
+pub struct Settings {
+    /// Enforce rate limits.
+    pub rate_limiting_enabled: bool,
+    /// Limits for keys without their own.
+    pub global_rate_limits: Vec<RateLimit>,
+    /// Run the moderation filter.
+    pub openai_filter_enabled: bool,
+    /// Key for the moderation endpoint.
+    pub openai_api_key: Option<String>,
+    /// Base URL of the moderation endpoint (`.../v1`).
+    pub openai_base_url: String,
+    /// Strategy when neither request nor key names one.
+    pub default_query_strategy: QueryStrategy,
+    /// Default per-miner timeout.
+    pub miner_timeout: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("rate_limiting_enabled", &self.rate_limiting_enabled)
+            .field("global_rate_limits", &self.global_rate_limits)
+            .field("openai_filter_enabled", &self.openai_filter_enabled)
+            .field("openai_api_key", &crate::config::mask(self.openai_api_key.as_deref()))
+            .field("openai_base_url", &self.openai_base_url)
+            .field("default_query_strategy", &self.default_query_strategy)
+            .field("miner_timeout", &self.miner_timeout)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Derives the settings from a resolved config.
+    pub fn from_resolved(r: &Resolved) -> Self {
+        Settings {
+            rate_limiting_enabled: r.bool("rate_limiting_enabled"),
+            global_rate_limits: r.global_rate_limits(),
+            openai_filter_enabled: r.bool("openai_filter_enabled"),
+            openai_api_key: r.str("openai_api_key").map(String::from),
+            openai_base_url: r
+                .str("openai_base_url")
+                .unwrap_or("https://api.openai.com/v1")
+                .trim_end_matches('/')
+                .to_string(),
+            default_query_strategy: r.default_query_strategy(),
+            miner_timeout: Duration::from_secs(r.int("miner_timeout").clamp(1, 600) as u64),
+        }
+    }
+}
+
+/// How to re-read the configuration when an operator changes it.
+#[derive(Debug, Clone)]
+pub struct ConfigSource {
+    /// The config file.
+    pub path: PathBuf,
+    /// Command-line overrides, re-applied on every reload.
+    pub flags: Vec<(String, String)>,
+}
+
+impl ConfigSource {
+    /// Reads and resolves the config again.
+    ///
+    /// # Errors
+    /// A corrupt file or invalid value.
+    pub fn load(&self) -> anyhow::Result<Resolved> {
+        let file = ConfigFile::load(&self.path)?;
+        Ok(Resolved::resolve(&file, crate::cli::env, &self.flags)?)
+    }
+}
+
+/// Everything the request handlers share.
+pub struct AppState {
+    /// The database (owned by this process).
+    pub store: Arc<Store>,
+    /// Current settings.
+    settings: RwLock<Arc<Settings>>,
+    /// Where settings come from.
+    pub config_source: Option<ConfigSource>,
+    /// Signs and sends miner queries.
+    pub dendrite: Dendrite,
+    /// The last good metagraph.
+    metagraph: RwLock<Option<Arc<Metagraph>>>,
+    /// Per-key rate limiters.
+    pub limiters: RateLimiters,
+    /// HTTP client for the moderation endpoint.
+    pub http: reqwest::Client,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("settings", &self.settings()).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        store: Arc<Store>,
+        settings: Settings,
+        config_source: Option<ConfigSource>,
+        dendrite: Dendrite,
+    ) -> Self {
+        AppState {
+            store,
+            settings: RwLock::new(Arc::new(settings)),
+            config_source,
+            dendrite,
+            metagraph: RwLock::new(None),
+            limiters: RateLimiters::new(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The current settings.
+    pub fn settings(&self) -> Arc<Settings> {
+        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the settings.
+    pub fn set_settings(&self, s: Settings) {
+        *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(s);
+    }
+
+    /// Re-reads the config file; on error keeps the current settings and logs why.
+    pub fn reload_config(&self) {
+        let Some(src) = &self.config_source else { return };
+        match src.load() {
+            Ok(r) => {
+                self.set_settings(Settings::from_resolved(&r));
+                tracing::info!("configuration reloaded from {}", src.path.display());
+            }
+            Err(e) => tracing::error!("configuration not reloaded, keeping the previous one: {e:#}"),
+        }
+    }
+
+    /// The last good metagraph, if any.
+    pub fn metagraph(&self) -> Option<Arc<Metagraph>> {
+        self.metagraph.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Installs a new metagraph snapshot.
+    pub fn set_metagraph(&self, m: Metagraph) {
+        *self.metagraph.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(m));
+    }
+}
