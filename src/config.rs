@@ -191,6 +191,13 @@ pub const KEYS: &[KeySpec] = &[
         doc: "port `btvep start` listens on",
     },
     KeySpec {
+        name: "cors_allowed_origins",
+        kind: Kind::Text,
+        default: "\"*\"",
+        env: "BTVEP_CORS_ALLOWED_ORIGINS",
+        doc: "origins allowed by CORS: * (any) or a comma-separated list",
+    },
+    KeySpec {
         name: "admin_api_key",
         kind: Kind::Secret,
         default: "null",
@@ -242,7 +249,7 @@ pub enum ConfigError {
 }
 
 /// One rate-limit window: at most `times` requests per `seconds`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RateLimit {
     /// Requests allowed in the window.
     pub times: u32,

@@ -13,6 +13,8 @@
 //! - [`timeparse`]: expiry and log-range parsing.
 //! - [`output`]: tables, JSON and terminal conventions.
 //! - [`bittensor`]: hotkeys, the dendrite/axon protocol, the metagraph and query strategies.
+//! - [`server`]: `btvep start`, the API server and its request pipeline.
+//! - [`ratelimit`]: in-process rate limiting with governor.
 //! - [`logging`]: tracing setup.
 //!
 //! # Errors
@@ -26,5 +28,7 @@ pub mod config;
 pub mod logging;
 pub mod output;
 pub mod paths;
+pub mod ratelimit;
+pub mod server;
 pub mod store;
 pub mod timeparse;

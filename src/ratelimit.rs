@@ -74,7 +74,9 @@ impl RateLimiters {
         let mut map = self.limiters.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(w)
             .or_insert_with(|| {
-                Arc::new(RateLimiter::keyed(quota(w)).with_middleware::<StateInformationMiddleware>())
+                Arc::new(
+                    RateLimiter::keyed(quota(w)).with_middleware::<StateInformationMiddleware>(),
+                )
             })
             .clone()
     }
@@ -90,7 +92,8 @@ impl RateLimiters {
             match limiter.check_key(&key_id) {
                 Ok(snapshot) => {
                     let remaining = snapshot.remaining_burst_capacity();
-                    let per = Duration::from_secs_f64(f64::from(w.seconds) / f64::from(w.times.max(1)));
+                    let per =
+                        Duration::from_secs_f64(f64::from(w.seconds) / f64::from(w.times.max(1)));
                     let reset = per * (w.times - remaining.min(w.times));
                     if tightest.is_none_or(|(_, r, _)| remaining < r) {
                         tightest = Some((w.times, remaining, reset));
@@ -106,7 +109,11 @@ impl RateLimiters {
         }
         match tightest {
             None => Decision::Unlimited,
-            Some((limit, remaining, reset)) => Decision::Allowed { limit, remaining, reset },
+            Some((limit, remaining, reset)) => Decision::Allowed {
+                limit,
+                remaining,
+                reset,
+            },
         }
     }
 
@@ -148,17 +155,30 @@ mod tests {
     #[test]
     fn every_window_is_enforced_per_key() {
         let l = RateLimiters::new();
-        let windows = [RateLimit { times: 3, seconds: 60 }, RateLimit { times: 100, seconds: 3600 }];
+        let windows = [
+            RateLimit {
+                times: 3,
+                seconds: 60,
+            },
+            RateLimit {
+                times: 100,
+                seconds: 3600,
+            },
+        ];
         for i in 0..3 {
             match l.check(1, &windows) {
-                Decision::Allowed { limit, remaining, .. } => assert_eq!((limit, remaining), (3, 2 - i)),
+                Decision::Allowed {
+                    limit, remaining, ..
+                } => assert_eq!((limit, remaining), (3, 2 - i)),
                 other => panic!("{other:?}"),
             }
         }
         match l.check(1, &windows) {
             Decision::Limited { limit, retry_after } => {
                 assert_eq!(limit, 3);
-                assert!(retry_after > Duration::from_secs(10) && retry_after <= Duration::from_secs(20));
+                assert!(
+                    retry_after > Duration::from_secs(10) && retry_after <= Duration::from_secs(20)
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -170,7 +190,10 @@ mod tests {
     #[test]
     fn prune_bounds_memory() {
         let l = RateLimiters::new();
-        let w = [RateLimit { times: 1000, seconds: 1 }];
+        let w = [RateLimit {
+            times: 1000,
+            seconds: 1,
+        }];
         for k in 0..10_000 {
             l.check(k, &w);
         }

@@ -15,7 +15,9 @@ pub mod config_cmd;
 pub mod docs;
 pub mod key;
 pub mod logs;
+pub mod metagraph;
 pub mod ratelimit;
+pub mod start;
 
 /// btvep — the Bittensor Validator Endpoint: sell API access to a Bittensor subnet.
 #[derive(Debug, Parser)]
@@ -49,6 +51,10 @@ pub enum Command {
     Ratelimit(ratelimit::Args),
     /// Show the request log
     Logs(logs::Args),
+    /// Run the API server
+    Start(start::Args),
+    /// Show the subnet's miners (uid, hotkey, axon, incentive, stake)
+    Metagraph(metagraph::Args),
     /// Print a shell completion script
     Completions(completions::Args),
 }
@@ -136,6 +142,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(args) => key::run(&ctx, args),
         Command::Ratelimit(args) => ratelimit::run(&ctx, args),
         Command::Logs(args) => logs::run(&ctx, args),
+        Command::Start(args) => start::run(&ctx, args),
+        Command::Metagraph(args) => metagraph::run(&ctx, args),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

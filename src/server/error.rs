@@ -46,7 +46,9 @@ pub enum ApiError {
     #[error("The prompt was flagged by the moderation filter")]
     Flagged,
     /// A rate-limit window is exhausted.
-    #[error("Rate limit exceeded: at most {limit} requests per window; retry in {retry_after_secs} s")]
+    #[error(
+        "Rate limit exceeded: at most {limit} requests per window; retry in {retry_after_secs} s"
+    )]
     RateLimited {
         /// Requests allowed in the refusing window.
         limit: u32,
@@ -65,6 +67,9 @@ pub enum ApiError {
     /// The body is over the size limit.
     #[error("Request body is too large (limit {0} bytes)")]
     PayloadTooLarge(u64),
+    /// Refused by policy (e.g. a CORS origin not allowed).
+    #[error("{0}")]
+    Forbidden(String),
     /// No such route.
     #[error("Not Found")]
     NotFound,
@@ -98,6 +103,7 @@ impl ApiError {
             ApiError::RateLimited { .. } => 429,
             ApiError::Invalid(_) => 422,
             ApiError::PayloadTooLarge(_) => 413,
+            ApiError::Forbidden(_) => 403,
             ApiError::NotFound => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::UnsupportedMediaType => 415,
@@ -117,8 +123,13 @@ impl ApiError {
             ApiError::NotEnoughCredits => "APIKeyNotEnoughCredits",
             ApiError::Flagged => "FlaggedByOpenAIModerationFilter",
             ApiError::RateLimited { .. } => "RateLimitExceeded",
-            ApiError::BadRequest(_) | ApiError::Invalid(_) | ApiError::PayloadTooLarge(_) => "InvalidRequest",
-            ApiError::UnsupportedMediaType | ApiError::NotFound | ApiError::MethodNotAllowed => "InvalidRequest",
+            ApiError::BadRequest(_) | ApiError::Invalid(_) | ApiError::PayloadTooLarge(_) => {
+                "InvalidRequest"
+            }
+            ApiError::UnsupportedMediaType
+            | ApiError::NotFound
+            | ApiError::MethodNotAllowed
+            | ApiError::Forbidden(_) => "InvalidRequest",
             ApiError::BadQuery(_) => "InvalidQuery",
             ApiError::MetagraphNotReady => "MetagraphNotReady",
             ApiError::AllMinersFailed(_) => "AllMinersFailed",
@@ -141,7 +152,9 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             ApiError::NotFound => ("invalid_request_error", Some("unknown_url")),
-            ApiError::MethodNotAllowed | ApiError::UnsupportedMediaType => ("invalid_request_error", None),
+            ApiError::MethodNotAllowed
+            | ApiError::UnsupportedMediaType
+            | ApiError::Forbidden(_) => ("invalid_request_error", None),
             ApiError::MetagraphNotReady => ("server_error", Some("service_unavailable")),
             ApiError::AllMinersFailed(_) => ("server_error", Some("all_miners_failed")),
             ApiError::Internal => ("server_error", None),
@@ -159,7 +172,9 @@ impl ApiError {
     /// `Retry-After` seconds, for rate-limited requests.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::RateLimited { retry_after_secs, .. } => Some(*retry_after_secs),
+            ApiError::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         }
     }
@@ -182,6 +197,7 @@ impl ApiError {
             | ApiError::PayloadTooLarge(_)
             | ApiError::NotFound
             | ApiError::MethodNotAllowed
+            | ApiError::Forbidden(_)
             | ApiError::UnsupportedMediaType => tracing::Level::INFO,
         }
     }

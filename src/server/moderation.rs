@@ -16,7 +16,9 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// Whether the moderation endpoint flags any of the messages. Errors and timeouts count as not flagged.
 pub async fn is_flagged(state: &AppState, settings: &Settings, messages: &[Message]) -> bool {
     let Some(key) = settings.openai_api_key.as_deref() else {
-        tracing::warn!("openai_filter_enabled is set but openai_api_key is not: prompt not moderated");
+        tracing::warn!(
+            "openai_filter_enabled is set but openai_api_key is not: prompt not moderated"
+        );
         return false;
     };
     let url = format!("{}/moderations", settings.openai_base_url);
@@ -31,7 +33,10 @@ pub async fn is_flagged(state: &AppState, settings: &Settings, messages: &[Messa
     let resp = match call.await {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!("moderation call to {url} failed, allowing the prompt: {}", e.without_url());
+            tracing::warn!(
+                "moderation call to {url} failed, allowing the prompt: {}",
+                e.without_url()
+            );
             return false;
         }
     };
@@ -45,7 +50,10 @@ pub async fn is_flagged(state: &AppState, settings: &Settings, messages: &[Messa
             .as_array()
             .is_some_and(|rs| rs.iter().any(|r| r["flagged"].as_bool() == Some(true))),
         Err(e) => {
-            tracing::warn!("moderation answer unreadable, allowing the prompt: {}", e.without_url());
+            tracing::warn!(
+                "moderation answer unreadable, allowing the prompt: {}",
+                e.without_url()
+            );
             false
         }
     }

@@ -75,7 +75,10 @@ impl ChatParams {
     ///
     /// # Errors
     /// [`ApiError::Invalid`] for an empty uid list or `top_n` ≤ 0.
-    pub fn strategy_from(uids: Option<Vec<u16>>, top_n: Option<i64>) -> Result<Option<QueryStrategy>, ApiError> {
+    pub fn strategy_from(
+        uids: Option<Vec<u16>>,
+        top_n: Option<i64>,
+    ) -> Result<Option<QueryStrategy>, ApiError> {
         if let Some(uids) = uids {
             if uids.is_empty() {
                 return Err(ApiError::Invalid("uids must not be empty".into()));
@@ -83,8 +86,12 @@ impl ChatParams {
             return Ok(Some(QueryStrategy::Uids(uids)));
         }
         match top_n {
-            Some(n) if n <= 0 => Err(ApiError::Invalid(format!("top_n must be at least 1, got {n}"))),
-            Some(n) => Ok(Some(QueryStrategy::TopN(usize::try_from(n).unwrap_or(usize::MAX)))),
+            Some(n) if n <= 0 => Err(ApiError::Invalid(format!(
+                "top_n must be at least 1, got {n}"
+            ))),
+            Some(n) => Ok(Some(QueryStrategy::TopN(
+                usize::try_from(n).unwrap_or(usize::MAX),
+            ))),
             None => Ok(None),
         }
     }
@@ -95,11 +102,15 @@ impl ChatParams {
     /// [`ApiError::Invalid`] naming the field.
     pub fn validate(&self) -> Result<(), ApiError> {
         if self.messages.is_empty() {
-            return Err(ApiError::Invalid("messages must contain at least one message".into()));
+            return Err(ApiError::Invalid(
+                "messages must contain at least one message".into(),
+            ));
         }
         if let Some(t) = self.timeout {
             if !(t > 0.0 && t <= MAX_TIMEOUT_SECS) {
-                return Err(ApiError::Invalid(format!("timeout must be between 0 and {MAX_TIMEOUT_SECS} seconds")));
+                return Err(ApiError::Invalid(format!(
+                    "timeout must be between 0 and {MAX_TIMEOUT_SECS} seconds"
+                )));
             }
         }
         if self.in_parallel == Some(0) {
@@ -169,7 +180,13 @@ fn base_record(meta: &RequestMeta, params: &ChatParams, key_id: Option<u64>) -> 
 }
 
 /// Logs a refused request (one record with btvep's `api_error` code).
-pub fn log_refusal(state: &AppState, meta: &RequestMeta, params: &ChatParams, key_id: Option<u64>, e: &ApiError) {
+pub fn log_refusal(
+    state: &AppState,
+    meta: &RequestMeta,
+    params: &ChatParams,
+    key_id: Option<u64>,
+    e: &ApiError,
+) {
     let mut r = base_record(meta, params, key_id);
     r.is_api_success = false;
     r.api_error = Some(e.log_code().to_string());
@@ -182,7 +199,11 @@ pub fn log_refusal(state: &AppState, meta: &RequestMeta, params: &ChatParams, ke
 ///
 /// # Errors
 /// The first stage that refuses.
-pub async fn admit(state: &AppState, meta: &RequestMeta, params: &ChatParams) -> Result<Admitted, Refusal> {
+pub async fn admit(
+    state: &AppState,
+    meta: &RequestMeta,
+    params: &ChatParams,
+) -> Result<Admitted, Refusal> {
     let result = admit_inner(state, meta, params).await;
     if let Err((refusal, key_id)) = &result {
         log_refusal(state, meta, params, *key_id, &refusal.error);
@@ -228,14 +249,20 @@ async fn admit_inner(
         }
     }
     let rate = if settings.rate_limiting_enabled {
-        let windows = key.rate_limits.as_deref().unwrap_or(&settings.global_rate_limits);
+        let windows = key
+            .rate_limits
+            .as_deref()
+            .unwrap_or(&settings.global_rate_limits);
         state.limiters.check(key.id, windows)
     } else {
         Decision::Unlimited
     };
     if let Decision::Limited { limit, retry_after } = rate {
         return Err((
-            Refusal { error: ApiError::rate_limited(limit, retry_after), rate: Some(rate) },
+            Refusal {
+                error: ApiError::rate_limited(limit, retry_after),
+                rate: Some(rate),
+            },
             id,
         ));
     }
@@ -262,9 +289,15 @@ pub fn plan(state: &AppState, key: &ApiKey, params: &ChatParams) -> Result<Plan,
     let strategy = params
         .strategy
         .clone()
-        .or_else(|| key.default_query_strategy.as_deref().and_then(|s| s.parse().ok()))
+        .or_else(|| {
+            key.default_query_strategy
+                .as_deref()
+                .and_then(|s| s.parse().ok())
+        })
         .unwrap_or_else(|| settings.default_query_strategy.clone());
-    let neurons = strategy.select(&metagraph).map_err(|e| ApiError::BadQuery(e.to_string()))?;
+    let neurons = strategy
+        .select(&metagraph)
+        .map_err(|e| ApiError::BadQuery(e.to_string()))?;
     let timeout = params
         .timeout
         .map(std::time::Duration::from_secs_f64)
@@ -312,7 +345,13 @@ pub fn settle(state: &AppState, key: &ApiKey, reservation: Reservation, used: us
 }
 
 /// Writes one log record per miner answer and bumps the key's counters.
-pub fn log_answers(state: &AppState, meta: &RequestMeta, params: &ChatParams, key: &ApiKey, answers: &[MinerResponse]) {
+pub fn log_answers(
+    state: &AppState,
+    meta: &RequestMeta,
+    params: &ChatParams,
+    key: &ApiKey,
+    answers: &[MinerResponse],
+) {
     let mut records: Vec<LogRecord> = answers
         .iter()
         .map(|a| {
@@ -367,14 +406,22 @@ pub fn failed_responses(failures: &[MinerResponse]) -> Vec<FailedResponse> {
 
 /// The roles and message texts of a conversation, as the Prompting synapse carries them.
 pub fn synapse_fields(messages: &[Message]) -> (Vec<String>, Vec<String>) {
-    messages.iter().map(|m| (m.role.as_str().to_string(), m.content.clone())).unzip()
+    messages
+        .iter()
+        .map(|m| (m.role.as_str().to_string(), m.content.clone()))
+        .unzip()
 }
 
 /// Plans, reserves, queries, logs and charges a whole (non-streaming) request.
 ///
 /// # Errors
 /// As [`plan`] and [`reserve`]; [`ApiError::AllMinersFailed`] when no miner answered.
-pub async fn serve(state: &Arc<AppState>, meta: &RequestMeta, params: &ChatParams, admitted: &Admitted) -> Result<Served, ApiError> {
+pub async fn serve(
+    state: &Arc<AppState>,
+    meta: &RequestMeta,
+    params: &ChatParams,
+    admitted: &Admitted,
+) -> Result<Served, ApiError> {
     let key = &admitted.key;
     let plan = match plan(state, key, params) {
         Ok(p) => p,
@@ -395,10 +442,20 @@ pub async fn serve(state: &Arc<AppState>, meta: &RequestMeta, params: &ChatParam
     let (roles, messages) = synapse_fields(&params.messages);
     let capacity = reservation.capacity();
     // If the client goes away, the future is dropped here: the guard refunds the whole reservation.
-    let guard = SettleGuard { state: state.clone(), key: key.clone(), reservation, used: 0, armed: true };
-    let responses = state.dendrite.query(&plan.neurons, &roles, &messages, plan.options).await;
+    let guard = SettleGuard {
+        state: state.clone(),
+        key: key.clone(),
+        reservation,
+        used: 0,
+        armed: true,
+    };
+    let responses = state
+        .dendrite
+        .query(&plan.neurons, &roles, &messages, plan.options)
+        .await;
     let mut guard = guard;
-    let (mut answers, failures): (Vec<_>, Vec<_>) = responses.iter().cloned().partition(|r| r.is_success);
+    let (mut answers, failures): (Vec<_>, Vec<_>) =
+        responses.iter().cloned().partition(|r| r.is_success);
     answers.truncate(capacity);
     guard.used = answers.len();
     log_answers(state, meta, params, key, &responses);

@@ -36,7 +36,10 @@ impl std::fmt::Debug for Settings {
             .field("rate_limiting_enabled", &self.rate_limiting_enabled)
             .field("global_rate_limits", &self.global_rate_limits)
             .field("openai_filter_enabled", &self.openai_filter_enabled)
-            .field("openai_api_key", &crate::config::mask(self.openai_api_key.as_deref()))
+            .field(
+                "openai_api_key",
+                &crate::config::mask(self.openai_api_key.as_deref()),
+            )
             .field("openai_base_url", &self.openai_base_url)
             .field("default_query_strategy", &self.default_query_strategy)
             .field("miner_timeout", &self.miner_timeout)
@@ -103,7 +106,9 @@ pub struct AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("settings", &self.settings()).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("settings", &self.settings())
+            .finish_non_exhaustive()
     }
 }
 
@@ -131,7 +136,10 @@ impl AppState {
 
     /// The current settings.
     pub fn settings(&self) -> Arc<Settings> {
-        self.settings.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.settings
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Replaces the settings.
@@ -141,19 +149,26 @@ impl AppState {
 
     /// Re-reads the config file; on error keeps the current settings and logs why.
     pub fn reload_config(&self) {
-        let Some(src) = &self.config_source else { return };
+        let Some(src) = &self.config_source else {
+            return;
+        };
         match src.load() {
             Ok(r) => {
                 self.set_settings(Settings::from_resolved(&r));
                 tracing::info!("configuration reloaded from {}", src.path.display());
             }
-            Err(e) => tracing::error!("configuration not reloaded, keeping the previous one: {e:#}"),
+            Err(e) => {
+                tracing::error!("configuration not reloaded, keeping the previous one: {e:#}")
+            }
         }
     }
 
     /// The last good metagraph, if any.
     pub fn metagraph(&self) -> Option<Arc<Metagraph>> {
-        self.metagraph.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.metagraph
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Installs a new metagraph snapshot.

@@ -1,0 +1,147 @@
+//! `POST /chat`: btvep's own API, unchanged for existing clients.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use warp::hyper::body::Bytes;
+
+use super::error::{ApiError, FailedResponse};
+use super::http::{btvep_error, json_reply, log_outcome, new_request_id, parse_json, Reply};
+use super::pipeline::{self, ChatParams, Message, RequestMeta};
+use super::state::AppState;
+
+/// The `/chat` request body.
+#[derive(Debug, Deserialize)]
+pub struct ChatBody {
+    /// The conversation.
+    pub messages: Vec<Message>,
+    /// Query these uids.
+    #[serde(default)]
+    pub uids: Option<Vec<u16>>,
+    /// Query the n miners with the highest incentive.
+    #[serde(default)]
+    pub top_n: Option<i64>,
+    /// Batch size.
+    #[serde(default)]
+    pub in_parallel: Option<usize>,
+    /// Stop at the first success (default true).
+    #[serde(default)]
+    pub respond_on_first_success: Option<bool>,
+    /// Per-miner timeout, seconds.
+    #[serde(default)]
+    pub timeout: Option<f64>,
+}
+
+/// One answer in the `/chat` response.
+#[derive(Debug, Serialize)]
+pub struct Choice {
+    /// Position in `choices`.
+    pub index: usize,
+    /// Miner uid.
+    pub uid: u16,
+    /// Miner hotkey.
+    pub responder_hotkey: String,
+    /// The answer.
+    pub message: AssistantMessage,
+    /// How long the miner took.
+    pub response_ms: u64,
+}
+
+/// An assistant message.
+#[derive(Debug, Serialize)]
+pub struct AssistantMessage {
+    /// Always `assistant`.
+    pub role: &'static str,
+    /// The completion.
+    pub content: String,
+}
+
+/// The `/chat` response.
+#[derive(Debug, Serialize)]
+pub struct ChatResponse {
+    /// Successful answers.
+    pub choices: Vec<Choice>,
+    /// Failed answers.
+    pub failed_responses: Vec<FailedResponse>,
+}
+
+/// Handles `POST /chat`.
+pub async fn handle(state: Arc<AppState>, authorization: Option<String>, body: Bytes) -> Reply {
+    let meta = RequestMeta {
+        request_id: new_request_id(),
+        route: "/chat",
+        api_key: super::http::bearer(authorization.as_deref()),
+        started: Instant::now(),
+    };
+    let (reply, key_id) = match run(&state, &meta, &body).await {
+        Ok((r, k)) => (json_reply(200, &r, &meta.request_id), Some(k)),
+        Err((e, k)) => (btvep_error(&e, &meta.request_id), k),
+    };
+    log_outcome(
+        meta.route,
+        &meta.request_id,
+        key_id,
+        reply.status().as_u16(),
+        meta.started,
+    );
+    reply
+}
+
+async fn run(
+    state: &Arc<AppState>,
+    meta: &RequestMeta,
+    body: &[u8],
+) -> Result<(ChatResponse, u64), (ApiError, Option<u64>)> {
+    let parsed: Result<ChatParams, ApiError> = parse_json::<ChatBody>(body).and_then(|b| {
+        Ok(ChatParams {
+            strategy: ChatParams::strategy_from(b.uids, b.top_n)?,
+            messages: b.messages,
+            in_parallel: b.in_parallel,
+            respond_on_first_success: b.respond_on_first_success,
+            timeout: b.timeout,
+        })
+    });
+    let params = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            // Malformed requests are still logged (with the key, when it is known).
+            let key_id = meta
+                .api_key
+                .as_deref()
+                .and_then(|k| state.store.key_by_secret(k).ok().flatten())
+                .map(|k| k.id);
+            pipeline::log_refusal(state, meta, &ChatParams::default(), key_id, &e);
+            return Err((e, key_id));
+        }
+    };
+    let admitted = pipeline::admit(state, meta, &params)
+        .await
+        .map_err(|r| (r.error, None))?;
+    let key_id = admitted.key.id;
+    let served = pipeline::serve(state, meta, &params, &admitted)
+        .await
+        .map_err(|e| (e, Some(key_id)))?;
+    let choices = served
+        .answers
+        .into_iter()
+        .enumerate()
+        .map(|(index, a)| Choice {
+            index,
+            uid: a.uid,
+            responder_hotkey: a.hotkey,
+            message: AssistantMessage {
+                role: "assistant",
+                content: a.completion,
+            },
+            response_ms: u64::try_from(a.elapsed.as_millis()).unwrap_or(u64::MAX),
+        })
+        .collect();
+    Ok((
+        ChatResponse {
+            choices,
+            failed_responses: pipeline::failed_responses(&served.failures),
+        },
+        key_id,
+    ))
+}

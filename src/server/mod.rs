@@ -1,0 +1,97 @@
+//! `btvep start`: the API server.
+//!
+//! # Layout
+//! - [`pipeline`]: the request pipeline every front end shares (auth → credits → moderation → rate limit →
+//!   miners → log → charge).
+//! - [`chat`]: `POST /chat` (btvep's API).
+//! - [`http`]: request ids, body parsing, error rendering, CORS.
+//! - [`error`]: the API error type.
+//! - [`state`]: shared state and reloadable settings.
+//! - [`moderation`]: the optional moderation filter.
+//! - [`metagraph_sync`]: the background metagraph refresh.
+//!
+//! The caller binds the listener ([`serve`] takes it), so tests use port 0.
+
+pub mod chat;
+pub mod error;
+pub mod http;
+pub mod metagraph_sync;
+pub mod moderation;
+pub mod pipeline;
+pub mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::json;
+use warp::Filter;
+
+use self::http::{json_reply, new_request_id, with_state, MAX_BODY_BYTES};
+use self::state::AppState;
+
+/// All routes of the API server.
+pub fn routes(
+    state: Arc<AppState>,
+    cors_origins: &str,
+) -> impl Filter<Extract = (http::Reply,), Error = std::convert::Infallible> + Clone {
+    let chat = warp::path!("chat").and(
+        warp::post()
+            .and(with_state(state.clone()))
+            .and(warp::header::optional::<String>("authorization"))
+            .and(warp::body::content_length_limit(MAX_BODY_BYTES))
+            .and(warp::body::bytes())
+            .then(chat::handle)
+            .recover(http::recover_btvep)
+            .unify(),
+    );
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .map(|| json_reply(200, &json!({"status": "ok"}), &new_request_id()));
+    let readyz = warp::path!("readyz")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .map(|s: Arc<AppState>| {
+            let id = new_request_id();
+            match s.metagraph() {
+                Some(m) => json_reply(
+                    200,
+                    &json!({
+                        "status": "ready",
+                        "netuid": m.netuid,
+                        "neurons": m.neurons.len(),
+                        "metagraph_age_seconds": (chrono::Utc::now() - m.fetched_at).num_seconds(),
+                    }),
+                    &id,
+                ),
+                None => json_reply(
+                    503,
+                    &json!({"status": "not ready", "detail": "The metagraph is not loaded yet"}),
+                    &id,
+                ),
+            }
+        });
+    chat.or(healthz)
+        .unify()
+        .or(readyz)
+        .unify()
+        .recover(http::recover_btvep)
+        .unify()
+        .with(http::cors(cors_origins))
+        .map(warp::Reply::into_response)
+        .recover(|r: warp::Rejection| async move { http::recover_btvep(r).await })
+        .unify()
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    cors_origins: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    warp::serve(routes(state, cors_origins))
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}
