@@ -31,8 +31,14 @@ _btvep() {
             btvep,logs)
                 cmd="btvep__subcmd__logs"
                 ;;
+            btvep,metagraph)
+                cmd="btvep__subcmd__metagraph"
+                ;;
             btvep,ratelimit)
                 cmd="btvep__subcmd__ratelimit"
+                ;;
+            btvep,start)
+                cmd="btvep__subcmd__start"
                 ;;
             btvep__subcmd__config,get)
                 cmd="btvep__subcmd__config__subcmd__get"
@@ -79,8 +85,14 @@ _btvep() {
             btvep__subcmd__help,logs)
                 cmd="btvep__subcmd__help__subcmd__logs"
                 ;;
+            btvep__subcmd__help,metagraph)
+                cmd="btvep__subcmd__help__subcmd__metagraph"
+                ;;
             btvep__subcmd__help,ratelimit)
                 cmd="btvep__subcmd__help__subcmd__ratelimit"
+                ;;
+            btvep__subcmd__help,start)
+                cmd="btvep__subcmd__help__subcmd__start"
                 ;;
             btvep__subcmd__help__subcmd__config,get)
                 cmd="btvep__subcmd__help__subcmd__config__subcmd__get"
@@ -221,7 +233,7 @@ _btvep() {
 
     case "${cmd}" in
         btvep)
-            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs completions help"
+            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs start metagraph completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -487,7 +499,7 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help)
-            opts="config key ratelimit logs completions help"
+            opts="config key ratelimit logs start metagraph completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -696,6 +708,20 @@ _btvep() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        btvep__subcmd__help__subcmd__metagraph)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         btvep__subcmd__help__subcmd__ratelimit)
             opts="show add delete clear enable disable status"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -797,6 +823,20 @@ _btvep() {
         btvep__subcmd__help__subcmd__ratelimit__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__help__subcmd__start)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1188,6 +1228,32 @@ _btvep() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        btvep__subcmd__metagraph)
+            opts="-h -V --json --serving --config --data-dir --set --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         btvep__subcmd__ratelimit)
             opts="-k -h -V --key --json --config --data-dir --set --help --version show add delete clear enable disable status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1543,6 +1609,44 @@ _btvep() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__start)
+            opts="-p -h -V --host --port --config --data-dir --set --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

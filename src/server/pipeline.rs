@@ -243,10 +243,10 @@ async fn admit_inner(
     if let Err(e) = params.validate() {
         return Err((e.into(), id));
     }
-    if settings.openai_filter_enabled {
-        if super::moderation::is_flagged(state, &settings, &params.messages).await {
-            return Err((ApiError::Flagged.into(), id));
-        }
+    if settings.openai_filter_enabled
+        && super::moderation::is_flagged(state, &settings, &params.messages).await
+    {
+        return Err((ApiError::Flagged.into(), id));
     }
     let rate = if settings.rate_limiting_enabled {
         let windows = key
