@@ -70,6 +70,9 @@ pub enum ApiError {
     /// Refused by policy (e.g. a CORS origin not allowed).
     #[error("{0}")]
     Forbidden(String),
+    /// The OpenAI `model` is not one btvep serves.
+    #[error("The model '{0}' does not exist: use 'bittensor' (the default strategy), 'top_n:N' or 'uids:A,B'")]
+    ModelNotFound(String),
     /// No such route.
     #[error("Not Found")]
     NotFound,
@@ -104,7 +107,7 @@ impl ApiError {
             ApiError::Invalid(_) => 422,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::Forbidden(_) => 403,
-            ApiError::NotFound => 404,
+            ApiError::NotFound | ApiError::ModelNotFound(_) => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::UnsupportedMediaType => 415,
             ApiError::MetagraphNotReady => 503,
@@ -130,7 +133,7 @@ impl ApiError {
             | ApiError::NotFound
             | ApiError::MethodNotAllowed
             | ApiError::Forbidden(_) => "InvalidRequest",
-            ApiError::BadQuery(_) => "InvalidQuery",
+            ApiError::BadQuery(_) | ApiError::ModelNotFound(_) => "InvalidQuery",
             ApiError::MetagraphNotReady => "MetagraphNotReady",
             ApiError::AllMinersFailed(_) => "AllMinersFailed",
             ApiError::Internal => "InternalError",
@@ -152,6 +155,7 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             ApiError::NotFound => ("invalid_request_error", Some("unknown_url")),
+            ApiError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
             ApiError::MethodNotAllowed
             | ApiError::UnsupportedMediaType
             | ApiError::Forbidden(_) => ("invalid_request_error", None),
@@ -196,6 +200,7 @@ impl ApiError {
             | ApiError::BadQuery(_)
             | ApiError::PayloadTooLarge(_)
             | ApiError::NotFound
+            | ApiError::ModelNotFound(_)
             | ApiError::MethodNotAllowed
             | ApiError::Forbidden(_)
             | ApiError::UnsupportedMediaType => tracing::Level::INFO,

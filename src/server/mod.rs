@@ -4,6 +4,7 @@
 //! - [`pipeline`]: the request pipeline every front end shares (auth → credits → moderation → rate limit →
 //!   miners → log → charge).
 //! - [`chat`]: `POST /chat` (btvep's API).
+//! - [`openai`]: `POST /v1/chat/completions` and `GET /v1/models` (OpenAI's API).
 //! - [`http`]: request ids, body parsing, error rendering, CORS.
 //! - [`error`]: the API error type.
 //! - [`state`]: shared state and reloadable settings.
@@ -17,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod metagraph_sync;
 pub mod moderation;
+pub mod openai;
 pub mod pipeline;
 pub mod state;
 
@@ -44,6 +46,30 @@ pub fn routes(
             .recover(http::recover_btvep)
             .unify(),
     );
+    let auth = || warp::header::optional::<String>("authorization");
+    let completions = warp::path!("v1" / "chat" / "completions").and(
+        warp::post()
+            .and(with_state(state.clone()))
+            .and(auth())
+            .and(warp::body::content_length_limit(MAX_BODY_BYTES))
+            .and(warp::body::bytes())
+            .then(openai::chat_completions)
+            .recover(openai::recover_openai)
+            .unify(),
+    );
+    let models = warp::path!("v1" / "models").and(
+        warp::get()
+            .and(with_state(state.clone()))
+            .and(auth())
+            .map(openai::list_models)
+            .recover(openai::recover_openai)
+            .unify(),
+    );
+    let model = warp::path!("v1" / "models" / String)
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(auth())
+        .map(openai::get_model);
     let healthz = warp::path!("healthz")
         .and(warp::get())
         .map(|| json_reply(200, &json!({"status": "ok"}), &new_request_id()));
@@ -70,7 +96,13 @@ pub fn routes(
                 ),
             }
         });
-    chat.or(healthz)
+    chat.or(completions)
+        .unify()
+        .or(models)
+        .unify()
+        .or(model)
+        .unify()
+        .or(healthz)
         .unify()
         .or(readyz)
         .unify()

@@ -1,0 +1,590 @@
+//! The OpenAI-compatible front end: `POST /v1/chat/completions` (plain and streamed), `GET /v1/models`,
+//! `GET /v1/models/{id}`. Same pipeline as `/chat`; only the request and response shapes differ.
+//!
+//! The `model` field chooses the miners: `bittensor` (the key's or server's default strategy),
+//! `top_n:N`, or `uids:A,B`. btvep's own fields (`uids`, `top_n`, `in_parallel`,
+//! `respond_on_first_success`, `timeout`) may be sent as extra body fields and win over `model`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warp::hyper::body::Bytes;
+
+use super::error::ApiError;
+use super::http::{json_reply, log_outcome, new_request_id, parse_json, set_header, Reply};
+use super::pipeline::{
+    self, Admitted, ChatParams, Message, Refusal, RequestMeta, Role, SettleGuard,
+};
+use super::state::AppState;
+use crate::bittensor::strategy::QueryStrategy;
+use crate::ratelimit::Decision;
+
+/// The model id meaning "the default strategy".
+pub const DEFAULT_MODEL: &str = "bittensor";
+
+/// Message content: a string, or OpenAI's list of content parts (text parts are joined).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    /// Plain text.
+    Text(String),
+    /// Content parts; only `text` parts carry text for miners.
+    Parts(Vec<ContentPart>),
+}
+
+/// One content part.
+#[derive(Debug, Deserialize)]
+pub struct ContentPart {
+    /// Part type (`text`, `image_url`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The text of a `text` part.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+/// An OpenAI chat message.
+#[derive(Debug, Deserialize)]
+pub struct OpenAiMessage {
+    /// `system`, `developer`, `user` or `assistant`.
+    pub role: String,
+    /// The content (may be null for assistant tool calls, which btvep does not support).
+    #[serde(default)]
+    pub content: Option<Content>,
+}
+
+/// `stream_options`.
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamOptions {
+    /// Send a final chunk with token usage.
+    #[serde(default)]
+    pub include_usage: bool,
+}
+
+/// The request body; OpenAI fields btvep does not use (temperature, max_tokens, n, stop, user, ...) are
+/// accepted and ignored, as are unknown fields.
+#[derive(Debug, Deserialize)]
+pub struct CompletionRequest {
+    /// Strategy selector.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// The conversation.
+    pub messages: Vec<OpenAiMessage>,
+    /// Stream chunks.
+    #[serde(default)]
+    pub stream: Option<bool>,
+    /// Streaming options.
+    #[serde(default)]
+    pub stream_options: Option<StreamOptions>,
+    /// btvep extra: query these uids.
+    #[serde(default)]
+    pub uids: Option<Vec<u16>>,
+    /// btvep extra: query the top n.
+    #[serde(default)]
+    pub top_n: Option<i64>,
+    /// btvep extra: batch size.
+    #[serde(default)]
+    pub in_parallel: Option<usize>,
+    /// btvep extra: stop at the first success.
+    #[serde(default)]
+    pub respond_on_first_success: Option<bool>,
+    /// btvep extra: per-miner timeout.
+    #[serde(default)]
+    pub timeout: Option<f64>,
+}
+
+/// Parses a model id into a strategy (`None` = default).
+///
+/// # Errors
+/// [`ApiError::ModelNotFound`] for anything else.
+pub fn parse_model(model: &str) -> Result<Option<QueryStrategy>, ApiError> {
+    let m = model.trim();
+    if m.is_empty() || m == DEFAULT_MODEL || m == "default" {
+        return Ok(None);
+    }
+    m.parse::<QueryStrategy>()
+        .map(Some)
+        .map_err(|_| ApiError::ModelNotFound(m.to_string()))
+}
+
+fn to_params(req: CompletionRequest) -> Result<(ChatParams, String, bool, bool), ApiError> {
+    let model = req
+        .model
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MODEL.to_string());
+    let from_model = parse_model(&model)?;
+    let from_fields = ChatParams::strategy_from(req.uids, req.top_n)?;
+    let mut messages = Vec::with_capacity(req.messages.len());
+    for (i, m) in req.messages.into_iter().enumerate() {
+        let role = match m.role.as_str() {
+            "system" | "developer" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => {
+                return Err(ApiError::Invalid(format!(
+                    "messages[{i}].role: '{other}' is not supported (use system, developer, user or assistant)"
+                )))
+            }
+        };
+        let content = match m.content {
+            Some(Content::Text(t)) => t,
+            Some(Content::Parts(parts)) => parts
+                .into_iter()
+                .filter(|p| p.kind == "text")
+                .filter_map(|p| p.text)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            None => String::new(),
+        };
+        messages.push(Message { role, content });
+    }
+    let stream = req.stream.unwrap_or(false);
+    let include_usage = req.stream_options.map(|o| o.include_usage).unwrap_or(false);
+    Ok((
+        ChatParams {
+            messages,
+            strategy: from_fields.or(from_model),
+            in_parallel: req.in_parallel,
+            respond_on_first_success: req.respond_on_first_success,
+            timeout: req.timeout,
+        },
+        model,
+        stream,
+        include_usage,
+    ))
+}
+
+/// Estimated token count of a text: one token per 4 characters, rounded up (OpenAI's rule of thumb
+/// for English; miners do not report real counts).
+pub fn estimate_tokens(text: &str) -> u64 {
+    (text.chars().count() as u64).div_ceil(4)
+}
+
+/// Estimated usage: each message costs its text estimate plus 4 framing tokens, plus 3 to prime the
+/// reply (OpenAI's published chat accounting); the completion costs its text estimate.
+pub fn usage(messages: &[Message], completions: &[&str]) -> Value {
+    let prompt: u64 = messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content) + 4)
+        .sum::<u64>()
+        + 3;
+    let completion: u64 = completions.iter().map(|c| estimate_tokens(c)).sum();
+    json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
+}
+
+/// Renders an error in OpenAI's shape, with its status and headers.
+pub fn openai_error(e: &ApiError, request_id: &str, rate: Option<Decision>) -> Reply {
+    let (kind, code) = e.openai_kind();
+    let mut body = json!({"error": {"message": e.to_string(), "type": kind, "param": Value::Null, "code": code}});
+    if let ApiError::AllMinersFailed(failed) = e {
+        body["failed_responses"] = serde_json::to_value(failed).unwrap_or_default();
+    }
+    let mut r = json_reply(e.openai_status(), &body, request_id);
+    super::http::add_retry_after(&mut r, e);
+    if let Some(d) = rate {
+        rate_headers(&mut r, d);
+    }
+    r
+}
+
+/// Renders a rejection in OpenAI's shape.
+pub async fn recover_openai(r: warp::Rejection) -> Result<Reply, std::convert::Infallible> {
+    Ok(openai_error(
+        &super::http::rejection_error(&r),
+        &new_request_id(),
+        None,
+    ))
+}
+
+/// OpenAI-style duration text: `1s`, `6m0s`, `1h2m3s` (rounded up to whole seconds).
+pub fn format_reset(d: std::time::Duration) -> String {
+    let s = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m{sec}s"),
+        (h, m, sec) => format!("{h}h{m}m{sec}s"),
+    }
+}
+
+/// Adds `x-ratelimit-*-requests` headers for a rate-limited key.
+pub fn rate_headers(r: &mut Reply, d: Decision) {
+    match d {
+        Decision::Unlimited => {}
+        Decision::Allowed {
+            limit,
+            remaining,
+            reset,
+        } => {
+            set_header(r, "x-ratelimit-limit-requests", &limit.to_string());
+            set_header(r, "x-ratelimit-remaining-requests", &remaining.to_string());
+            set_header(r, "x-ratelimit-reset-requests", &format_reset(reset));
+        }
+        Decision::Limited { limit, retry_after } => {
+            set_header(r, "x-ratelimit-limit-requests", &limit.to_string());
+            set_header(r, "x-ratelimit-remaining-requests", "0");
+            set_header(r, "x-ratelimit-reset-requests", &format_reset(retry_after));
+        }
+    }
+}
+
+fn completion_id() -> String {
+    format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Handles `POST /v1/chat/completions`.
+pub async fn chat_completions(
+    state: Arc<AppState>,
+    authorization: Option<String>,
+    body: Bytes,
+) -> Reply {
+    let meta = RequestMeta {
+        request_id: new_request_id(),
+        route: "/v1/chat/completions",
+        api_key: super::http::bearer(authorization.as_deref()),
+        started: Instant::now(),
+    };
+    let (reply, key_id) = match run(&state, &meta, &body).await {
+        Ok((r, k)) => (r, Some(k)),
+        Err((refusal, k)) => (
+            openai_error(&refusal.error, &meta.request_id, refusal.rate),
+            k,
+        ),
+    };
+    log_outcome(
+        meta.route,
+        &meta.request_id,
+        key_id,
+        reply.status().as_u16(),
+        meta.started,
+    );
+    reply
+}
+
+async fn run(
+    state: &Arc<AppState>,
+    meta: &RequestMeta,
+    body: &[u8],
+) -> Result<(Reply, u64), (Refusal, Option<u64>)> {
+    let (params, model, stream, include_usage) =
+        match parse_json::<CompletionRequest>(body).and_then(to_params) {
+            Ok(p) => p,
+            Err(e) => {
+                let key_id = meta
+                    .api_key
+                    .as_deref()
+                    .and_then(|k| state.store.key_by_secret(k).ok().flatten())
+                    .map(|k| k.id);
+                pipeline::log_refusal(state, meta, &ChatParams::default(), key_id, &e);
+                return Err((e.into(), key_id));
+            }
+        };
+    let admitted = pipeline::admit(state, meta, &params)
+        .await
+        .map_err(|r| (r, None))?;
+    let key_id = admitted.key.id;
+    let with_rate = |e: ApiError| {
+        (
+            Refusal {
+                error: e,
+                rate: Some(admitted.rate),
+            },
+            Some(key_id),
+        )
+    };
+    let mut reply = if stream {
+        stream_reply(state, meta, &params, &admitted, model, include_usage)
+            .await
+            .map_err(with_rate)?
+    } else {
+        let served = pipeline::serve(state, meta, &params, &admitted)
+            .await
+            .map_err(with_rate)?;
+        let completions: Vec<&str> = served
+            .answers
+            .iter()
+            .map(|a| a.completion.as_str())
+            .collect();
+        let body = json!({
+            "id": completion_id(),
+            "object": "chat.completion",
+            "created": chrono::Utc::now().timestamp(),
+            "model": model,
+            "system_fingerprint": Value::Null,
+            "choices": served.answers.iter().enumerate().map(|(index, a)| json!({
+                "index": index,
+                "message": {"role": "assistant", "content": a.completion, "refusal": Value::Null},
+                "finish_reason": "stop",
+                "logprobs": Value::Null,
+                "uid": a.uid,
+                "responder_hotkey": a.hotkey,
+                "response_ms": u64::try_from(a.elapsed.as_millis()).unwrap_or(u64::MAX),
+            })).collect::<Vec<_>>(),
+            "usage": usage(&params.messages, &completions),
+            "failed_responses": pipeline::failed_responses(&served.failures),
+        });
+        json_reply(200, &body, &meta.request_id)
+    };
+    rate_headers(&mut reply, admitted.rate);
+    Ok((reply, key_id))
+}
+
+/// Splits text into streaming deltas at word boundaries (whitespace stays with the following word),
+/// so the concatenation of the deltas is exactly the text.
+pub fn deltas(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for (i, ch) in text.char_indices() {
+        if ch.is_whitespace() && i > 0 && !cur.trim().is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        cur.push(ch);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Streams the first successful answer as `chat.completion.chunk` events.
+///
+/// Headers are sent only once a miner has answered, so a request where every miner fails still gets a
+/// proper 502 error. One credit is reserved; it is kept only if the whole stream was handed to the
+/// connection, and refunded if the client went away before (the settle guard lives in the stream).
+async fn stream_reply(
+    state: &Arc<AppState>,
+    meta: &RequestMeta,
+    params: &ChatParams,
+    admitted: &Admitted,
+    model: String,
+    include_usage: bool,
+) -> Result<Reply, ApiError> {
+    let key = &admitted.key;
+    let plan = match pipeline::plan(state, key, params) {
+        Ok(p) => p,
+        Err(e) => {
+            pipeline::log_refusal(state, meta, params, Some(key.id), &e);
+            return Err(e);
+        }
+    };
+    let reservation = match pipeline::reserve(state, key, 1) {
+        Ok(r) => r,
+        Err(e) => {
+            pipeline::log_refusal(state, meta, params, Some(key.id), &e);
+            return Err(e);
+        }
+    };
+    let guard = SettleGuard {
+        state: state.clone(),
+        key: key.clone(),
+        reservation,
+        used: 0,
+        armed: true,
+    };
+    let (roles, messages) = pipeline::synapse_fields(&params.messages);
+    let mut responses =
+        std::pin::pin!(state
+            .dendrite
+            .query_stream(plan.neurons, roles, messages, plan.options));
+    let mut seen = Vec::new();
+    let mut winner = None;
+    while let Some(r) = responses.next().await {
+        let ok = r.is_success;
+        seen.push(r);
+        if ok {
+            winner = seen.last().cloned();
+            break;
+        }
+    }
+    drop(responses); // cancels the rest of the batch
+    pipeline::log_answers(state, meta, params, key, &seen);
+    let Some(answer) = winner else {
+        return Err(ApiError::AllMinersFailed(pipeline::failed_responses(&seen)));
+    };
+
+    let id = completion_id();
+    let created = chrono::Utc::now().timestamp();
+    let chunk = |delta: Value, finish: Value| {
+        json!({
+            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+            "system_fingerprint": Value::Null,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": Value::Null,
+                         "uid": answer.uid, "responder_hotkey": answer.hotkey}],
+        })
+    };
+    let mut events: Vec<String> =
+        vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string()];
+    for d in deltas(&answer.completion) {
+        events.push(chunk(json!({"content": d}), Value::Null).to_string());
+    }
+    events.push(chunk(json!({}), json!("stop")).to_string());
+    if include_usage {
+        events.push(
+            json!({
+                "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "system_fingerprint": Value::Null, "choices": [],
+                "usage": usage(&params.messages, &[answer.completion.as_str()]),
+            })
+            .to_string(),
+        );
+    }
+    events.push("[DONE]".to_string());
+
+    // The guard moves into the stream: when the last event has been taken by the connection it is
+    // marked used (keep the credit); if the stream is dropped early (client gone) it refunds.
+    let body = futures_util::stream::unfold(
+        (events.into_iter(), Some(guard)),
+        |(mut it, mut guard)| async move {
+            match it.next() {
+                Some(data) => Some((
+                    Ok::<_, std::convert::Infallible>(warp::sse::Event::default().data(data)),
+                    (it, guard),
+                )),
+                None => {
+                    if let Some(g) = guard.as_mut() {
+                        g.used = 1;
+                    }
+                    drop(guard.take());
+                    None
+                }
+            }
+        },
+    );
+    let mut reply = warp::Reply::into_response(warp::sse::reply(body));
+    set_header(&mut reply, "x-request-id", &meta.request_id);
+    set_header(&mut reply, "cache-control", "no-cache");
+    Ok(reply)
+}
+
+/// The models `GET /v1/models` lists: the default, some `top_n:N`, and `uids:U` for every serving uid.
+pub fn model_ids(state: &AppState) -> Vec<String> {
+    let mut ids = vec![DEFAULT_MODEL.to_string()];
+    if let Some(m) = state.metagraph() {
+        let serving: Vec<u16> = m
+            .neurons
+            .iter()
+            .filter(|n| n.is_serving())
+            .map(|n| n.uid)
+            .collect();
+        for n in [1usize, 3, 5, 10] {
+            if n <= serving.len() {
+                ids.push(format!("top_n:{n}"));
+            }
+        }
+        ids.extend(serving.iter().map(|u| format!("uids:{u}")));
+    }
+    ids
+}
+
+fn model_object(id: &str) -> Value {
+    json!({"id": id, "object": "model", "created": 0, "owned_by": "bittensor"})
+}
+
+fn check_key(state: &AppState, authorization: Option<&str>) -> Result<(), ApiError> {
+    let token = super::http::bearer(authorization).ok_or(ApiError::KeyMissing)?;
+    let key = state
+        .store
+        .key_by_secret(&token)?
+        .ok_or(ApiError::KeyInvalid)?;
+    if !key.enabled {
+        return Err(ApiError::KeyDisabled);
+    }
+    if key.is_expired(chrono::Utc::now().timestamp()) {
+        return Err(ApiError::KeyExpired);
+    }
+    Ok(())
+}
+
+/// Handles `GET /v1/models`.
+pub fn list_models(state: Arc<AppState>, authorization: Option<String>) -> Reply {
+    let id = new_request_id();
+    if let Err(e) = check_key(&state, authorization.as_deref()) {
+        return openai_error(&e, &id, None);
+    }
+    let data: Vec<Value> = model_ids(&state).iter().map(|m| model_object(m)).collect();
+    json_reply(200, &json!({"object": "list", "data": data}), &id)
+}
+
+/// Handles `GET /v1/models/{id}`.
+pub fn get_model(model: String, state: Arc<AppState>, authorization: Option<String>) -> Reply {
+    let id = new_request_id();
+    if let Err(e) = check_key(&state, authorization.as_deref()) {
+        return openai_error(&e, &id, None);
+    }
+    let model = percent_decode(&model);
+    match parse_model(&model) {
+        Ok(_) => json_reply(200, &model_object(model.trim()), &id),
+        Err(e) => openai_error(&e, &id, None),
+    }
+}
+
+/// Decodes `%XX` escapes in a path segment (model ids contain `:` and `,`, which clients may escape).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_reassemble_exactly() {
+        for text in [
+            "Paris",
+            "The capital  of France\nis Paris.",
+            " leading",
+            "",
+            "a b",
+        ] {
+            assert_eq!(deltas(text).concat(), text);
+        }
+        assert_eq!(deltas("one two three"), ["one", " two", " three"]);
+    }
+
+    #[test]
+    fn models_parse() {
+        assert_eq!(parse_model("bittensor").unwrap(), None);
+        assert_eq!(
+            parse_model("top_n:5").unwrap(),
+            Some(QueryStrategy::TopN(5))
+        );
+        assert_eq!(
+            parse_model("uids:3,7").unwrap(),
+            Some(QueryStrategy::Uids(vec![3, 7]))
+        );
+        assert!(matches!(
+            parse_model("gpt-4"),
+            Err(ApiError::ModelNotFound(_))
+        ));
+    }
+
+    #[test]
+    fn reset_format() {
+        assert_eq!(format_reset(std::time::Duration::from_millis(1500)), "2s");
+        assert_eq!(format_reset(std::time::Duration::from_secs(360)), "6m0s");
+        assert_eq!(format_reset(std::time::Duration::from_secs(3723)), "1h2m3s");
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("uids%3A3%2C7"), "uids:3,7");
+        assert_eq!(percent_decode("top_n:5"), "top_n:5");
+        assert_eq!(percent_decode("bad%zz"), "bad%zz");
+    }
+}
