@@ -384,10 +384,12 @@ async fn stream_reply(
         armed: true,
     };
     let (roles, messages) = pipeline::synapse_fields(&params.messages);
-    let mut responses =
-        std::pin::pin!(state
-            .dendrite
-            .query_stream(plan.neurons, roles, messages, plan.options));
+    let mut responses = Box::pin(state.dendrite.query_stream(
+        plan.neurons,
+        roles,
+        messages,
+        plan.options,
+    ));
     let mut seen = Vec::new();
     let mut winner = None;
     while let Some(r) = responses.next().await {
