@@ -13,6 +13,7 @@
 //! - [`timeparse`]: expiry and log-range parsing.
 //! - [`output`]: tables, JSON and terminal conventions.
 //! - [`bittensor`]: hotkeys, the dendrite/axon protocol, the metagraph and query strategies.
+//! - [`miner`]: `btvep miner`, the Prompting axon backed by an OpenAI-compatible model server.
 //! - [`logging`]: tracing setup.
 //!
 //! # Errors
@@ -24,6 +25,7 @@ pub mod bittensor;
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod miner;
 pub mod output;
 pub mod paths;
 pub mod store;
