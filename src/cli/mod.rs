@@ -15,6 +15,7 @@ pub mod config_cmd;
 pub mod docs;
 pub mod key;
 pub mod logs;
+pub mod miner;
 pub mod ratelimit;
 
 /// btvep — the Bittensor Validator Endpoint: sell API access to a Bittensor subnet.
@@ -49,6 +50,8 @@ pub enum Command {
     Ratelimit(ratelimit::Args),
     /// Show the request log
     Logs(logs::Args),
+    /// Run a Prompting miner (axon) backed by an OpenAI-compatible model server
+    Miner(Box<miner::Args>),
     /// Print a shell completion script
     Completions(completions::Args),
 }
@@ -136,6 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(args) => key::run(&ctx, args),
         Command::Ratelimit(args) => ratelimit::run(&ctx, args),
         Command::Logs(args) => logs::run(&ctx, args),
+        Command::Miner(args) => miner::run(&ctx, *args),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }
