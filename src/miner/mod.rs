@@ -34,7 +34,7 @@ pub mod model;
 pub mod priority;
 mod server;
 
-pub use server::{serve, Miner};
+pub use server::{serve, Miner, SHUTDOWN_GRACE};
 
 /// Timeout assumed when a request has no usable `timeout` header (the SDK synapse's default, 12 s).
 pub const DEFAULT_TIMEOUT_SECS: f64 = 12.0;
