@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the request log')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the API server')
             [CompletionResult]::new('metagraph', 'metagraph', [CompletionResultType]::ParameterValue, 'Show the subnet''s miners (uid, hotkey, axon, incentive, stake)')
+            [CompletionResult]::new('miner', 'miner', [CompletionResultType]::ParameterValue, 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -429,6 +430,41 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'btvep;miner' {
+            [CompletionResult]::new('--openai.suffix', '--openai.suffix', [CompletionResultType]::ParameterName, 'Text appended to every completion')
+            [CompletionResult]::new('--openai.max_tokens', '--openai.max_tokens', [CompletionResultType]::ParameterName, 'The maximum number of tokens to generate in the completion')
+            [CompletionResult]::new('--openai.temperature', '--openai.temperature', [CompletionResultType]::ParameterName, 'Sampling temperature to use, between 0 and 2')
+            [CompletionResult]::new('--openai.top_p', '--openai.top_p', [CompletionResultType]::ParameterName, 'Nucleus sampling parameter, top_p probability mass')
+            [CompletionResult]::new('--openai.n', '--openai.n', [CompletionResultType]::ParameterName, 'How many completions to generate for each prompt (the first one is returned)')
+            [CompletionResult]::new('--openai.presence_penalty', '--openai.presence_penalty', [CompletionResultType]::ParameterName, 'Penalty for tokens based on their presence in the text so far')
+            [CompletionResult]::new('--openai.frequency_penalty', '--openai.frequency_penalty', [CompletionResultType]::ParameterName, 'Penalty for tokens based on their frequency in the text so far')
+            [CompletionResult]::new('--openai.model_name', '--openai.model_name', [CompletionResultType]::ParameterName, 'OpenAI model to use for completion')
+            [CompletionResult]::new('--openai.base_url', '--openai.base_url', [CompletionResultType]::ParameterName, 'Base URL of the OpenAI-compatible API (OpenAI, vLLM, llama.cpp server, Ollama …); the API key comes from OPENAI_API_KEY (optional when the URL is on this machine)')
+            [CompletionResult]::new('--axon.port', '--axon.port', [CompletionResultType]::ParameterName, 'Port the axon listens on (0 = any free port; the address is printed)')
+            [CompletionResult]::new('--axon.ip', '--axon.ip', [CompletionResultType]::ParameterName, 'Address the axon listens on (127.0.0.1 for local only)')
+            [CompletionResult]::new('--netuid', '--netuid', [CompletionResultType]::ParameterName, 'Subnet whose metagraph decides who may call [default: config netuid]')
+            [CompletionResult]::new('--subtensor.network', '--subtensor.network', [CompletionResultType]::ParameterName, 'Subtensor network for the metagraph: finney, test, local, or a ws:// / wss:// URL [default: config subtensor_network]')
+            [CompletionResult]::new('--metagraph-file', '--metagraph-file', [CompletionResultType]::ParameterName, 'Read the metagraph from this JSON file instead of a subtensor node [default: config metagraph_file]')
+            [CompletionResult]::new('--wallet.name', '--wallet.name', [CompletionResultType]::ParameterName, 'Wallet name holding the miner hotkey')
+            [CompletionResult]::new('--wallet.hotkey', '--wallet.hotkey', [CompletionResultType]::ParameterName, 'Hotkey name inside the wallet')
+            [CompletionResult]::new('--wallet.path', '--wallet.path', [CompletionResultType]::ParameterName, 'Directory holding wallets [default: config wallet_path]')
+            [CompletionResult]::new('--mnemonic-env', '--mnemonic-env', [CompletionResultType]::ParameterName, 'Environment variable holding the miner hotkey mnemonic (used when --wallet.name is not given)')
+            [CompletionResult]::new('--miner.blacklist.whitelist', '--miner.blacklist.whitelist', [CompletionResultType]::ParameterName, 'Hotkeys always allowed to call')
+            [CompletionResult]::new('--miner.blacklist.blacklist', '--miner.blacklist.blacklist', [CompletionResultType]::ParameterName, 'Hotkeys never allowed to call')
+            [CompletionResult]::new('--miner.blacklist.minimum_stake_requirement', '--miner.blacklist.minimum_stake_requirement', [CompletionResultType]::ParameterName, 'Minimum caller stake in TAO')
+            [CompletionResult]::new('--miner.max_concurrency', '--miner.max_concurrency', [CompletionResultType]::ParameterName, 'Model calls in flight at most; further callers wait, higher stake first')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
+            [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Override a config value for this invocation (highest precedence); repeatable')
+            [CompletionResult]::new('--builtin', '--builtin', [CompletionResultType]::ParameterName, 'Answer with the built-in responder (labelled, not a language model) instead of calling a model server')
+            [CompletionResult]::new('--miner.blacklist.allow_non_registered', '--miner.blacklist.allow_non_registered', [CompletionResultType]::ParameterName, 'Allow callers that are not registered on the subnet')
+            [CompletionResult]::new('--miner.blacklist.force_validator_permit', '--miner.blacklist.force_validator_permit', [CompletionResultType]::ParameterName, 'Only allow callers holding a validator permit')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'btvep;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
@@ -446,6 +482,7 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the request log')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the API server')
             [CompletionResult]::new('metagraph', 'metagraph', [CompletionResultType]::ParameterValue, 'Show the subnet''s miners (uid, hotkey, axon, incentive, stake)')
+            [CompletionResult]::new('miner', 'miner', [CompletionResultType]::ParameterValue, 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -530,6 +567,9 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             break
         }
         'btvep;help;metagraph' {
+            break
+        }
+        'btvep;help;miner' {
             break
         }
         'btvep;help;completions' {

@@ -34,6 +34,9 @@ _btvep() {
             btvep,metagraph)
                 cmd="btvep__subcmd__metagraph"
                 ;;
+            btvep,miner)
+                cmd="btvep__subcmd__miner"
+                ;;
             btvep,ratelimit)
                 cmd="btvep__subcmd__ratelimit"
                 ;;
@@ -87,6 +90,9 @@ _btvep() {
                 ;;
             btvep__subcmd__help,metagraph)
                 cmd="btvep__subcmd__help__subcmd__metagraph"
+                ;;
+            btvep__subcmd__help,miner)
+                cmd="btvep__subcmd__help__subcmd__miner"
                 ;;
             btvep__subcmd__help,ratelimit)
                 cmd="btvep__subcmd__help__subcmd__ratelimit"
@@ -233,7 +239,7 @@ _btvep() {
 
     case "${cmd}" in
         btvep)
-            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs start metagraph completions help"
+            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs start metagraph miner completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -499,7 +505,7 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help)
-            opts="config key ratelimit logs start metagraph completions help"
+            opts="config key ratelimit logs start metagraph miner completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -709,6 +715,20 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help__subcmd__metagraph)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__help__subcmd__miner)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1235,6 +1255,120 @@ _btvep() {
                 return 0
             fi
             case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__miner)
+            opts="-h -V --openai.suffix --openai.max_tokens --openai.temperature --openai.top_p --openai.n --openai.presence_penalty --openai.frequency_penalty --openai.model_name --openai.base_url --builtin --axon.port --axon.ip --netuid --subtensor.network --metagraph-file --wallet.name --wallet.hotkey --wallet.path --mnemonic-env --miner.blacklist.whitelist --miner.blacklist.blacklist --miner.blacklist.allow_non_registered --miner.blacklist.force_validator_permit --miner.blacklist.minimum_stake_requirement --miner.max_concurrency --config --data-dir --set --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --openai.suffix)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openai.max_tokens)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openai.temperature)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openai.top_p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openai.n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openai.presence_penalty)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openai.frequency_penalty)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openai.model_name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --openai.base_url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --axon.port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --axon.ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netuid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --subtensor.network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --metagraph-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet.name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet.hotkey)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wallet.path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mnemonic-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --miner.blacklist.whitelist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --miner.blacklist.blacklist)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --miner.blacklist.minimum_stake_requirement)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --miner.max_concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

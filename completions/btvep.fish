@@ -35,6 +35,7 @@ complete -c btvep -n "__fish_btvep_needs_command" -f -a "ratelimit" -d 'Show and
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "logs" -d 'Show the request log'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "start" -d 'Run the API server'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
+complete -c btvep -n "__fish_btvep_needs_command" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c btvep -n "__fish_btvep_using_subcommand config; and not __fish_seen_subcommand_from get set unset path help" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
@@ -228,19 +229,50 @@ complete -c btvep -n "__fish_btvep_using_subcommand metagraph" -l json -d 'Print
 complete -c btvep -n "__fish_btvep_using_subcommand metagraph" -l serving -d 'Only neurons that serve an axon'
 complete -c btvep -n "__fish_btvep_using_subcommand metagraph" -s h -l help -d 'Print help'
 complete -c btvep -n "__fish_btvep_using_subcommand metagraph" -s V -l version -d 'Print version'
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l openai.suffix -d 'Text appended to every completion' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l openai.max_tokens -d 'The maximum number of tokens to generate in the completion' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l openai.temperature -d 'Sampling temperature to use, between 0 and 2' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l openai.top_p -d 'Nucleus sampling parameter, top_p probability mass' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l openai.n -d 'How many completions to generate for each prompt (the first one is returned)' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l openai.presence_penalty -d 'Penalty for tokens based on their presence in the text so far' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l openai.frequency_penalty -d 'Penalty for tokens based on their frequency in the text so far' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l openai.model_name -d 'OpenAI model to use for completion' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l openai.base_url -d 'Base URL of the OpenAI-compatible API (OpenAI, vLLM, llama.cpp server, Ollama …); the API key comes from OPENAI_API_KEY (optional when the URL is on this machine)' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l axon.port -d 'Port the axon listens on (0 = any free port; the address is printed)' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l axon.ip -d 'Address the axon listens on (127.0.0.1 for local only)' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l netuid -d 'Subnet whose metagraph decides who may call [default: config netuid]' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l subtensor.network -d 'Subtensor network for the metagraph: finney, test, local, or a ws:// / wss:// URL [default: config subtensor_network]' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l metagraph-file -d 'Read the metagraph from this JSON file instead of a subtensor node [default: config metagraph_file]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l wallet.name -d 'Wallet name holding the miner hotkey' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l wallet.hotkey -d 'Hotkey name inside the wallet' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l wallet.path -d 'Directory holding wallets [default: config wallet_path]' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l mnemonic-env -d 'Environment variable holding the miner hotkey mnemonic (used when --wallet.name is not given)' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.whitelist -d 'Hotkeys always allowed to call' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.blacklist -d 'Hotkeys never allowed to call' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.minimum_stake_requirement -d 'Minimum caller stake in TAO' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.max_concurrency -d 'Model calls in flight at most; further callers wait, higher stake first' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l builtin -d 'Answer with the built-in responder (labelled, not a language model) instead of calling a model server'
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.allow_non_registered -d 'Allow callers that are not registered on the subnet'
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.force_validator_permit -d 'Only allow callers holding a validator permit'
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -s h -l help -d 'Print help'
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -s V -l version -d 'Print version'
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph completions help" -f -a "config" -d 'Show or change configuration (config.json)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph completions help" -f -a "key" -d 'Create, list, edit and delete API keys'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph completions help" -f -a "ratelimit" -d 'Show and change rate limits (global or per key)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph completions help" -f -a "logs" -d 'Show the request log'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph completions help" -f -a "start" -d 'Run the API server'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph completions help" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "config" -d 'Show or change configuration (config.json)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "key" -d 'Create, list, edit and delete API keys'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "ratelimit" -d 'Show and change rate limits (global or per key)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "logs" -d 'Show the request log'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "start" -d 'Run the API server'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print one value'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a value in the config file (type-checked and validated)'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "unset" -d 'Remove a value from the config file (back to its default)'

@@ -15,6 +15,7 @@
 //! - [`bittensor`]: hotkeys, the dendrite/axon protocol, the metagraph and query strategies.
 //! - [`server`]: `btvep start`, the API server and its request pipeline.
 //! - [`ratelimit`]: in-process rate limiting with governor.
+//! - [`miner`]: `btvep miner`, the Prompting axon backed by an OpenAI-compatible model server.
 //! - [`logging`]: tracing setup.
 //!
 //! # Errors
@@ -26,6 +27,7 @@ pub mod bittensor;
 pub mod cli;
 pub mod config;
 pub mod logging;
+pub mod miner;
 pub mod output;
 pub mod paths;
 pub mod ratelimit;

@@ -209,46 +209,16 @@ impl AxonVerifier {
     where
         I: IntoIterator<Item = (&'h str, &'h str)>,
     {
-        let name = path.trim_start_matches('/');
-        if name != PROMPTING {
-            return Err(AxonError::new(
-                404,
-                format!(
-                    "Synapse name '{name}' not found. Available synapses ['Synapse', 'Prompting']"
-                ),
-                "Synapse",
-            ));
-        }
         let headers: HashMap<String, &str> = headers
             .into_iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v))
             .collect();
         let get = |k: &str| headers.get(k).copied();
-
-        // Header synapse construction: required input_obj headers and well-typed numbers, else 500 "Synapse".
-        if get("bt_header_input_obj_roles").is_none()
-            || get("bt_header_input_obj_messages").is_none()
-        {
-            return Err(AxonError::internal("Synapse"));
-        }
-        let timeout_secs = match get("timeout") {
-            None => 0.0,
-            Some(t) => t
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| AxonError::internal("Synapse"))?,
-        };
-        let parse_u64 = |k: &str| -> Result<Option<u64>, AxonError> {
-            get(k)
-                .map(|v| {
-                    v.trim()
-                        .parse::<u64>()
-                        .map_err(|_| AxonError::internal("Synapse"))
-                })
-                .transpose()
-        };
-        let version = parse_u64("bt_header_dendrite_version")?;
-        let nonce = parse_u64("bt_header_dendrite_nonce")?;
+        let ParsedHead {
+            timeout_secs,
+            version,
+            nonce,
+        } = parse_head(path, &headers)?;
         let header_hash = get("computed_body_hash").unwrap_or("");
         let uuid = get("bt_header_dendrite_uuid").unwrap_or("None");
 
@@ -306,6 +276,85 @@ impl AxonVerifier {
             body,
         })
     }
+}
+
+/// What the header synapse tells before any verification: enough for the blacklist and priority steps that the SDK
+/// runs before `default_verify` (spec §2.5 steps 1–3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestHead {
+    /// `bt_header_dendrite_hotkey`, unverified (the caller's claim until the signature is checked).
+    pub dendrite_hotkey: Option<String>,
+    /// The `timeout` header in seconds, `None` when absent.
+    pub timeout_secs: Option<f64>,
+}
+
+/// Route lookup and header-synapse construction (spec §2.5 steps 1–2) without any verification, so that a server
+/// can blacklist (step 3) before [`AxonVerifier::verify`], which repeats these checks.
+///
+/// # Errors
+/// 404 for an unknown synapse path; 500 `Internal Server Error #…` when the header synapse cannot be built (missing
+/// `bt_header_input_obj_*`, non-numeric `timeout`/nonce/version).
+pub fn precheck<'h, I>(path: &str, headers: I) -> Result<RequestHead, AxonError>
+where
+    I: IntoIterator<Item = (&'h str, &'h str)>,
+{
+    let headers: HashMap<String, &str> = headers
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    parse_head(path, &headers)?;
+    Ok(RequestHead {
+        dendrite_hotkey: headers
+            .get("bt_header_dendrite_hotkey")
+            .map(|h| h.to_string()),
+        timeout_secs: headers
+            .get("timeout")
+            .and_then(|t| t.trim().parse::<f64>().ok()),
+    })
+}
+
+struct ParsedHead {
+    timeout_secs: f64,
+    version: Option<u64>,
+    nonce: Option<u64>,
+}
+
+/// Route (404) and header synapse (500) checks on lowercased headers.
+fn parse_head(path: &str, headers: &HashMap<String, &str>) -> Result<ParsedHead, AxonError> {
+    let name = path.trim_start_matches('/');
+    if name != PROMPTING {
+        return Err(AxonError::new(
+            404,
+            format!("Synapse name '{name}' not found. Available synapses ['Synapse', 'Prompting']"),
+            "Synapse",
+        ));
+    }
+    let get = |k: &str| headers.get(k).copied();
+    // Header synapse construction: required input_obj headers and well-typed numbers, else 500 "Synapse".
+    if get("bt_header_input_obj_roles").is_none() || get("bt_header_input_obj_messages").is_none() {
+        return Err(AxonError::internal("Synapse"));
+    }
+    let timeout_secs = match get("timeout") {
+        None => 0.0,
+        Some(t) => t
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| AxonError::internal("Synapse"))?,
+    };
+    let parse_u64 = |k: &str| -> Result<Option<u64>, AxonError> {
+        get(k)
+            .map(|v| {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| AxonError::internal("Synapse"))
+            })
+            .transpose()
+    };
+    Ok(ParsedHead {
+        timeout_secs,
+        version: parse_u64("bt_header_dendrite_version")?,
+        nonce: parse_u64("bt_header_dendrite_nonce")?,
+    })
 }
 
 /// An HTTP response for any server framework.

@@ -16,6 +16,7 @@ pub mod docs;
 pub mod key;
 pub mod logs;
 pub mod metagraph;
+pub mod miner;
 pub mod ratelimit;
 pub mod start;
 
@@ -55,6 +56,8 @@ pub enum Command {
     Start(start::Args),
     /// Show the subnet's miners (uid, hotkey, axon, incentive, stake)
     Metagraph(metagraph::Args),
+    /// Run a Prompting miner (axon) backed by an OpenAI-compatible model server
+    Miner(Box<miner::Args>),
     /// Print a shell completion script
     Completions(completions::Args),
 }
@@ -144,6 +147,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Logs(args) => logs::run(&ctx, args),
         Command::Start(args) => start::run(&ctx, args),
         Command::Metagraph(args) => metagraph::run(&ctx, args),
+        Command::Miner(args) => miner::run(&ctx, *args),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }
