@@ -1763,7 +1763,7 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__start)
-            opts="-p -h -V --host --port --config --data-dir --set --help --version"
+            opts="-p -h -V --host --port --devnet --devnet-model-url --devnet-model --config --data-dir --set --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1778,6 +1778,18 @@ _btvep() {
                     return 0
                     ;;
                 -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --devnet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --devnet-model-url)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --devnet-model)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

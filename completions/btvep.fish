@@ -217,6 +217,9 @@ complete -c btvep -n "__fish_btvep_using_subcommand logs" -s h -l help -d 'Print
 complete -c btvep -n "__fish_btvep_using_subcommand logs" -s V -l version -d 'Print version'
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l host -d 'Address to listen on [config: host, default 0.0.0.0]' -r
 complete -c btvep -n "__fish_btvep_using_subcommand start" -s p -l port -d 'Port to listen on (0 picks a free one) [config: port, default 8000]' -r
+complete -c btvep -n "__fish_btvep_using_subcommand start" -l devnet -d 'Also run a local subnet of N miners (throwaway hotkeys, loopback ports, real signed protocol), create or reuse an API key for it and print a ready-to-run curl line. Listens on 127.0.0.1 unless --host is given; a throwaway validator hotkey is used if none is configured' -r
+complete -c btvep -n "__fish_btvep_using_subcommand start" -l devnet-model-url -d 'Devnet miners answer through this OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1 for Ollama; key from OPENAI_API_KEY) instead of the built-in responder' -r
+complete -c btvep -n "__fish_btvep_using_subcommand start" -l devnet-model -d 'Model name for --devnet-model-url' -r
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r

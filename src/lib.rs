@@ -16,6 +16,7 @@
 //! - [`server`]: `btvep start`, the API server and its request pipeline.
 //! - [`ratelimit`]: in-process rate limiting with governor.
 //! - [`miner`]: `btvep miner`, the Prompting axon backed by an OpenAI-compatible model server.
+//! - [`devnet`]: `btvep start --devnet N`, a local subnet in one process.
 //! - [`logging`]: tracing setup.
 //!
 //! # Errors
@@ -26,6 +27,7 @@ pub mod admin;
 pub mod bittensor;
 pub mod cli;
 pub mod config;
+pub mod devnet;
 pub mod logging;
 pub mod miner;
 pub mod output;

@@ -10,6 +10,7 @@ use super::Context;
 use crate::bittensor::dendrite::Dendrite;
 use crate::bittensor::keys::Hotkey;
 use crate::config::{Resolved, KEYS};
+use crate::miner::{ModelBackend, OpenAiSettings};
 use crate::server::state::{AppState, ConfigSource, Settings};
 use crate::server::{self, metagraph_sync};
 use crate::store::{Store, StoreError};
@@ -23,6 +24,23 @@ pub struct Args {
     /// Port to listen on (0 picks a free one) [config: port, default 8000]
     #[arg(short, long)]
     pub port: Option<u16>,
+    /// Also run a local subnet of N miners (throwaway hotkeys, loopback ports, real signed protocol),
+    /// create or reuse an API key for it and print a ready-to-run curl line. Listens on 127.0.0.1
+    /// unless --host is given; a throwaway validator hotkey is used if none is configured.
+    #[arg(long, value_name = "N")]
+    pub devnet: Option<usize>,
+    /// Devnet miners answer through this OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1 for
+    /// Ollama; key from OPENAI_API_KEY) instead of the built-in responder
+    #[arg(long, value_name = "URL", requires = "devnet")]
+    pub devnet_model_url: Option<String>,
+    /// Model name for --devnet-model-url
+    #[arg(
+        long,
+        value_name = "NAME",
+        requires = "devnet_model_url",
+        default_value = "gpt-3.5-turbo"
+    )]
+    pub devnet_model: String,
 }
 
 /// The validator hotkey the config names: `hotkey_mnemonic`, else the wallet `wallet_name`/`wallet_hotkey`.
@@ -52,6 +70,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     let mut flags = ctx.flags.clone();
     if let Some(h) = args.host {
         flags.push(("host".into(), h));
+    } else if args.devnet.is_some() {
+        flags.push(("host".into(), "127.0.0.1".into()));
+    }
+    if args.devnet.is_some() {
+        let path = crate::devnet::metagraph_path(&ctx.paths.data_dir);
+        flags.push(("metagraph_file".into(), path.display().to_string()));
     }
     if let Some(p) = args.port {
         flags.push(("port".into(), p.to_string()));
@@ -61,10 +85,12 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         flags,
     };
     let resolved = source.load()?;
-    let Some((hotkey, hotkey_from)) = configured_hotkey(&resolved)? else {
-        bail!(
+    let (hotkey, hotkey_from) = match configured_hotkey(&resolved)? {
+        Some(h) => h,
+        None if args.devnet.is_some() => (Hotkey::generate()?.0, "a throwaway key generated for --devnet".to_string()),
+        None => bail!(
             "no validator hotkey configured: run `btvep config set hotkey_mnemonic` (or set wallet_name) first"
-        );
+        ),
     };
     let store = match Store::open(&ctx.paths.data_dir) {
         Ok(s) => Arc::new(s),
@@ -78,7 +104,44 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(ctx, source, resolved, hotkey, hotkey_from, store))
+    let devnet = match args.devnet {
+        None => None,
+        Some(n) => {
+            let backend = match args.devnet_model_url {
+                None => ModelBackend::Builtin,
+                Some(url) => ModelBackend::OpenAi(OpenAiSettings {
+                    base_url: url.trim_end_matches('/').to_string(),
+                    api_key: super::env("OPENAI_API_KEY"),
+                    model_name: args.devnet_model,
+                    ..Default::default()
+                }),
+            };
+            let (key, reused) = crate::devnet::api_key(&store, &ctx.paths.data_dir)?;
+            Some(DevnetPlan {
+                miners: n,
+                backend,
+                api_key: key,
+                reused,
+            })
+        }
+    };
+    runtime.block_on(serve(
+        ctx,
+        source,
+        resolved,
+        hotkey,
+        hotkey_from,
+        store,
+        devnet,
+    ))
+}
+
+/// What `--devnet` asked for.
+struct DevnetPlan {
+    miners: usize,
+    backend: ModelBackend,
+    api_key: String,
+    reused: bool,
 }
 
 async fn serve(
@@ -88,6 +151,7 @@ async fn serve(
     hotkey: Hotkey,
     hotkey_from: String,
     store: Arc<Store>,
+    devnet_plan: Option<DevnetPlan>,
 ) -> anyhow::Result<()> {
     let host = resolved.str("host").unwrap_or("0.0.0.0").to_string();
     let port = u16::try_from(resolved.int("port")).unwrap_or(8000);
@@ -101,6 +165,19 @@ async fn serve(
     let local = listener.local_addr()?;
 
     let hotkey_ss58 = hotkey.ss58().to_string();
+    // Devnet miners must be up, and their metagraph written, before the metagraph sync reads it.
+    let devnet = match &devnet_plan {
+        Some(plan) => Some(
+            crate::devnet::launch(
+                &ctx.paths.data_dir,
+                plan.miners,
+                &hotkey_ss58,
+                plan.backend.clone(),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let dendrite = Dendrite::new(hotkey)?;
     let settings = Settings::from_resolved(&resolved);
     let state = Arc::new(AppState::new(
@@ -134,6 +211,33 @@ async fn serve(
         refresh.as_secs()
     );
     eprintln!("admin:       {}", ctx.paths.admin_socket().display());
+    if let (Some(d), Some(plan)) = (&devnet, &devnet_plan) {
+        let backend = match &plan.backend {
+            ModelBackend::Builtin => "the built-in responder (not a language model)".to_string(),
+            ModelBackend::OpenAi(o) => format!("{} at {}", o.model_name, o.base_url),
+        };
+        eprintln!(
+            "devnet:      {} miners answering with {backend}",
+            d.miners.len()
+        );
+        for (uid, hk, addr) in &d.miners {
+            eprintln!("  uid {uid:<3} {hk} {addr}");
+        }
+        eprintln!(
+            "devnet key:  {} API key (unlimited credits, saved in {})",
+            if plan.reused {
+                "reusing the devnet"
+            } else {
+                "created a new devnet"
+            },
+            crate::devnet::dir(&ctx.paths.data_dir).display()
+        );
+        eprintln!("try it:");
+        eprintln!(
+            "  curl http://{local}/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer {}' -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"What is 1+1?\"}}]}}'",
+            plan.api_key
+        );
+    }
     eprintln!("listening on http://{local}");
 
     let metagraph_task = tokio::spawn(metagraph_sync::run(
@@ -176,6 +280,9 @@ async fn serve(
     prune_task.abort();
     let _ = stop_admin.send(());
     let _ = admin_task.await;
+    if let Some(d) = devnet {
+        d.stop().await;
+    }
     state.store.flush()?;
     eprintln!("database flushed; bye");
     Ok(())

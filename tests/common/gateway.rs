@@ -128,8 +128,15 @@ pub struct Gateway {
 impl Gateway {
     /// Starts the server and waits for its "listening on" line (no sleeps).
     pub fn start(home: &Home) -> Self {
+        Self::start_with(home, &[])
+    }
+
+    /// Starts the server with extra `start` arguments.
+    pub fn start_with(home: &Home, extra: &[&str]) -> Self {
+        let mut args = vec!["start", "--host", "127.0.0.1", "--port", "0"];
+        args.extend_from_slice(extra);
         let mut child = home
-            .command(&["start", "--host", "127.0.0.1", "--port", "0"])
+            .command(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
