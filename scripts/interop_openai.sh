@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Interop proof: the official `openai` Python SDK (and btvep's documented Python `requests` examples) against a
+# running btvep with local miners (`btvep start --devnet 2`, built-in responder), on 127.0.0.1 only.
+#
+# Creates .venv-openai (gitignored) with `openai` and `requests` from PyPI, builds btvep, starts it on a free port
+# with a temp config and data dir, creates an unlimited and a rate-limited key with the CLI (through the running
+# server's admin socket), then runs scripts/openai_sdk_check.py.
+# Exit status 0 and "OPENAI SDK PASS" on success; non-zero and "OPENAI SDK FAIL: ..." otherwise.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv-openai"
+PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+fail() { echo "OPENAI SDK FAIL: $*"; exit 1; }
+
+if ! "$VENV/bin/python" -c 'import openai, requests' 2>/dev/null; then
+    echo "== creating $VENV and installing openai, requests"
+    "$PY" -m venv "$VENV" || fail "cannot create a venv with $PY"
+    "$VENV/bin/pip" install --quiet openai requests || fail "pip install openai requests failed"
+fi
+
+echo "== building btvep"
+cargo build --locked --bin btvep --quiet || fail "cargo build failed"
+BTVEP="${CARGO_TARGET_DIR:-$ROOT/target}/debug/btvep"
+
+WORK="$(mktemp -d)"
+export BTVEP_CONFIG="$WORK/config.json" BTVEP_DATA_DIR="$WORK/data" RUST_LOG="warn,btvep=info"
+unset HOTKEY_MNEMONIC RATE_LIMITING_ENABLED GLOBAL_RATE_LIMITS OPENAI_FILTER_ENABLED OPENAI_API_KEY
+echo '{"subtensor_network": "ws://127.0.0.1:9"}' > "$BTVEP_CONFIG"
+"$BTVEP" start --devnet 2 --host 127.0.0.1 --port 0 2> "$WORK/server.log" &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
+
+URL=""
+for _ in $(seq 1 200); do
+    URL="$(sed -n 's/^listening on //p' "$WORK/server.log")"
+    [ -n "$URL" ] && break
+    kill -0 $SERVER 2>/dev/null || { cat "$WORK/server.log"; fail "btvep start exited"; }
+    sleep 0.1
+done
+[ -n "$URL" ] || fail "btvep did not start: $(cat "$WORK/server.log")"
+for _ in $(seq 1 100); do
+    "$VENV/bin/python" -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1] + "/readyz")' "$URL" 2>/dev/null && break
+    sleep 0.1
+done
+echo "== btvep listening on $URL"
+
+KEY="$(cat "$BTVEP_DATA_DIR/devnet/api_key")"
+LIMITED="$("$BTVEP" key create -q -n limited)"
+LIMITED_ID="$("$BTVEP" key show "$LIMITED" --json | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
+"$BTVEP" ratelimit add 1 60 -k "$LIMITED_ID" 2>/dev/null
+"$BTVEP" ratelimit enable 2>/dev/null
+
+BTVEP_URL="$URL" BTVEP_KEY="$KEY" BTVEP_LIMITED_KEY="$LIMITED" "$VENV/bin/python" "$ROOT/scripts/openai_sdk_check.py" \
+    || { echo "--- server log"; tail -40 "$WORK/server.log"; exit 1; }
