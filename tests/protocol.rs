@@ -899,3 +899,77 @@ async fn interop_python_dendrite_to_rust_axon() {
     })
     .await;
 }
+
+/// Runs `btvep metagraph` (the real binary) with a temp config and extra args.
+fn btvep_metagraph(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_btvep"));
+    c.arg("metagraph")
+        .args(args)
+        .env("BTVEP_CONFIG", dir.join("config.json"))
+        .env("BTVEP_DATA_DIR", dir.join("data"))
+        .env("NO_COLOR", "1");
+    for spec in btvep::config::KEYS {
+        c.env_remove(spec.env);
+    }
+    c.output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn btvep_metagraph_command_from_websocket_node_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = spawn_fake_subtensor(format!(
+        "0x{}",
+        fixture("neurons_lite.hex").trim().trim_start_matches("0x")
+    ))
+    .await;
+    let net = format!("subtensor_network=ws://{addr}");
+    let out = btvep_metagraph(dir.path(), &["--set", &net, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_node = Metagraph::from_json_str(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
+    let expected = fixture_json("neurons_lite.json");
+    let expected = expected["decoded_normalised"].as_array().unwrap();
+    assert_eq!(from_node.neurons.len(), expected.len());
+    for (n, e) in from_node.neurons.iter().zip(expected) {
+        assert_eq!(n.hotkey, e["hotkey_ss58"].as_str().unwrap());
+        assert_eq!(n.port, e["axon"]["port"].as_u64().unwrap() as u16);
+    }
+    // the table, sorted by uid, names each miner's axon
+    let out = btvep_metagraph(dir.path(), &["--set", &net]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains(expected[0]["hotkey_ss58"].as_str().unwrap()),
+        "{table}"
+    );
+    assert!(table.contains("127.0.0.1:8091"), "{table}");
+
+    // the same neurons from a metagraph file
+    let file = dir.path().join("mg.json");
+    std::fs::write(&file, from_node.to_file_json()).unwrap();
+    let set_file = format!("metagraph_file={}", file.display());
+    let out = btvep_metagraph(dir.path(), &["--set", &set_file, "--json"]);
+    assert!(out.status.success());
+    let from_file = Metagraph::from_json_str(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
+    assert_eq!(from_file.neurons.len(), from_node.neurons.len());
+
+    // an invalid file: one line naming the field
+    std::fs::write(
+        &file,
+        r#"{"netuid": 1, "neurons": [{"uid": 0, "hotkey": "5x", "ip": "1.2.3.4"}]}"#,
+    )
+    .unwrap();
+    let out = btvep_metagraph(dir.path(), &["--set", &set_file]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("neurons[0]") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+    // an unreachable node: a clear error, no panic
+    let out = btvep_metagraph(dir.path(), &["--set", "subtensor_network=ws://127.0.0.1:9"]);
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}
