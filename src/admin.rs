@@ -192,6 +192,28 @@ fn call_socket(socket: &Path, req: &Request) -> Result<Reply, AdminError> {
 /// Called by the server after each successful request, so it can apply changes at once.
 pub type OnChange = Arc<dyn Fn(&Request, &Reply) + Send + Sync>;
 
+/// Called (on a blocking thread) before each request runs, e.g. to write out queued log records so that
+/// a read sees every earlier request.
+pub type BeforeRequest = Arc<dyn Fn(&Request) + Send + Sync>;
+
+/// The server's hooks around admin requests.
+#[derive(Clone)]
+pub struct Hooks {
+    /// Before each request.
+    pub before: BeforeRequest,
+    /// After each successful request.
+    pub after: OnChange,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Hooks {
+            before: Arc::new(|_| {}),
+            after: Arc::new(|_, _| {}),
+        }
+    }
+}
+
 /// Serves the admin socket at `socket` until `shutdown` resolves. The caller owns the database.
 ///
 /// Any stale socket file is replaced (only the process holding the database lock calls this).
@@ -201,7 +223,7 @@ pub type OnChange = Arc<dyn Fn(&Request, &Reply) + Send + Sync>;
 pub async fn serve(
     store: Arc<Store>,
     socket: &Path,
-    on_change: OnChange,
+    hooks: Hooks,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let _ = std::fs::remove_file(socket);
@@ -224,9 +246,9 @@ pub async fn serve(
                     }
                 };
                 let store = store.clone();
-                let on_change = on_change.clone();
+                let hooks = hooks.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = handle(stream, store, on_change).await {
+                    if let Err(e) = handle(stream, store, hooks).await {
                         tracing::warn!("admin connection failed: {e}");
                     }
                 });
@@ -240,7 +262,7 @@ pub async fn serve(
 async fn handle(
     stream: tokio::net::UnixStream,
     store: Arc<Store>,
-    on_change: OnChange,
+    hooks: Hooks,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
@@ -249,12 +271,16 @@ async fn handle(
         Ok(req) => {
             let store = store.clone();
             let req2 = req.clone();
-            let result = tokio::task::spawn_blocking(move || execute(&store, &req2))
-                .await
-                .unwrap_or_else(|e| Err(AdminError::Internal(format!("admin task failed: {e}"))));
+            let before = hooks.before.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                before(&req2);
+                execute(&store, &req2)
+            })
+            .await
+            .unwrap_or_else(|e| Err(AdminError::Internal(format!("admin task failed: {e}"))));
             if let Ok(reply) = &result {
-                tracing::info!(op = op_name(&req), "admin request applied");
-                on_change(&req, reply);
+                tracing::debug!(op = op_name(&req), "admin request applied");
+                (hooks.after)(&req, reply);
             }
             result
         }

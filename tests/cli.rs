@@ -612,11 +612,11 @@ impl Server {
                 .build()
                 .unwrap();
             rt.block_on(async move {
-                let on_change: btvep::admin::OnChange = Arc::new(|_, _| {});
                 // bind happens inside serve; signal readiness once the socket file exists
-                let serve = btvep::admin::serve(s, &socket, on_change, async {
-                    let _ = stopped.await;
-                });
+                let serve =
+                    btvep::admin::serve(s, &socket, btvep::admin::Hooks::default(), async {
+                        let _ = stopped.await;
+                    });
                 let watch = async {
                     while !socket.exists() {
                         tokio::task::yield_now().await;

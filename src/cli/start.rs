@@ -254,14 +254,28 @@ async fn serve(
     });
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_state = state.clone();
-    let on_change: crate::admin::OnChange = Arc::new(move |req, _| {
-        if matches!(req, crate::admin::Request::ConfigChanged) {
-            admin_state.reload_config();
-        }
-    });
+    let barrier_state = state.clone();
+    let hooks = crate::admin::Hooks {
+        // Reads through the socket see every earlier request's log records and counters.
+        before: Arc::new(move |req| {
+            if matches!(
+                req,
+                crate::admin::Request::QueryLogs(_)
+                    | crate::admin::Request::FindKey { .. }
+                    | crate::admin::Request::ListKeys
+            ) {
+                barrier_state.logs.barrier();
+            }
+        }),
+        after: Arc::new(move |req, _| {
+            if matches!(req, crate::admin::Request::ConfigChanged) {
+                admin_state.reload_config();
+            }
+        }),
+    };
     let socket = ctx.paths.admin_socket();
     let admin_task = tokio::spawn(async move {
-        if let Err(e) = crate::admin::serve(store, &socket, on_change, async {
+        if let Err(e) = crate::admin::serve(store, &socket, hooks, async {
             let _ = admin_stopped.await;
         })
         .await
@@ -283,6 +297,7 @@ async fn serve(
     if let Some(d) = devnet {
         d.stop().await;
     }
+    state.logs.close();
     state.store.flush()?;
     eprintln!("database flushed; bye");
     Ok(())

@@ -9,6 +9,7 @@
 //! - [`error`]: the API error type.
 //! - [`state`]: shared state and reloadable settings.
 //! - [`moderation`]: the optional moderation filter.
+//! - [`logsink`]: the batched writer of the request log and counters.
 //! - [`metagraph_sync`]: the background metagraph refresh.
 //!
 //! The caller binds the listener ([`serve`] takes it), so tests use port 0.
@@ -16,6 +17,7 @@
 pub mod chat;
 pub mod error;
 pub mod http;
+pub mod logsink;
 pub mod metagraph_sync;
 pub mod moderation;
 pub mod openai;

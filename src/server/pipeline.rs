@@ -190,9 +190,7 @@ pub fn log_refusal(
     let mut r = base_record(meta, params, key_id);
     r.is_api_success = false;
     r.api_error = Some(e.log_code().to_string());
-    if let Err(err) = state.store.append_logs(&mut [r]) {
-        tracing::error!("writing the request log failed: {err}");
-    }
+    state.logs.records(vec![r]);
 }
 
 /// Runs the admission stages. Refusals are logged here.
@@ -208,7 +206,7 @@ pub async fn admit(
     if let Err((refusal, key_id)) = &result {
         log_refusal(state, meta, params, *key_id, &refusal.error);
         if let Some(id) = key_id {
-            let _ = state.store.count_requests(*id, 1, 0);
+            state.logs.count(*id, 1, 0);
         }
     }
     result.map_err(|(r, _)| r)
@@ -371,12 +369,8 @@ pub fn log_answers(
         records.push(base_record(meta, params, Some(key.id)));
         records[0].is_api_success = true;
     }
-    if let Err(e) = state.store.append_logs(&mut records) {
-        tracing::error!("writing the request log failed: {e}");
-    }
-    if let Err(e) = state.store.count_requests(key.id, 1, answers.len() as u64) {
-        tracing::error!("updating request counters failed: {e}");
-    }
+    state.logs.records(records);
+    state.logs.count(key.id, 1, answers.len() as u64);
 }
 
 /// The result of a served (non-streaming) request.
@@ -427,7 +421,7 @@ pub async fn serve(
         Ok(p) => p,
         Err(e) => {
             log_refusal(state, meta, params, Some(key.id), &e);
-            let _ = state.store.count_requests(key.id, 1, 0);
+            state.logs.count(key.id, 1, 0);
             return Err(e);
         }
     };
@@ -435,7 +429,7 @@ pub async fn serve(
         Ok(r) => r,
         Err(e) => {
             log_refusal(state, meta, params, Some(key.id), &e);
-            let _ = state.store.count_requests(key.id, 1, 0);
+            state.logs.count(key.id, 1, 0);
             return Err(e);
         }
     };

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use super::logsink::LogSink;
 use crate::bittensor::dendrite::Dendrite;
 use crate::bittensor::metagraph::Metagraph;
 use crate::bittensor::strategy::QueryStrategy;
@@ -100,6 +101,8 @@ pub struct AppState {
     metagraph: RwLock<Option<Arc<Metagraph>>>,
     /// Per-key rate limiters.
     pub limiters: RateLimiters,
+    /// Batched writer of the request log and request counters.
+    pub logs: LogSink,
     /// HTTP client for the moderation endpoint.
     pub http: reqwest::Client,
 }
@@ -121,12 +124,13 @@ impl AppState {
         dendrite: Dendrite,
     ) -> Self {
         AppState {
-            store,
+            store: store.clone(),
             settings: RwLock::new(Arc::new(settings)),
             config_source,
             dendrite,
             metagraph: RwLock::new(None),
             limiters: RateLimiters::new(),
+            logs: LogSink::new(store.clone()),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()

@@ -78,6 +78,7 @@ impl Store {
         let db_path = data_dir.join("db");
         let db = sled::Config::new()
             .path(&db_path)
+            .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(ref io) if is_lock_error(io) => StoreError::Locked(db_path.clone()),
