@@ -274,7 +274,12 @@ async fn handle(
             let before = hooks.before.clone();
             let result = tokio::task::spawn_blocking(move || {
                 before(&req2);
-                execute(&store, &req2)
+                let result = execute(&store, &req2);
+                // A change an operator was told about must survive a crash of the server.
+                if result.is_ok() && is_mutation(&req2) {
+                    store.flush()?;
+                }
+                result
             })
             .await
             .unwrap_or_else(|e| Err(AdminError::Internal(format!("admin task failed: {e}"))));
@@ -290,6 +295,14 @@ async fn handle(
     out.push(b'\n');
     write.write_all(&out).await?;
     write.shutdown().await
+}
+
+/// Whether a request changes the store.
+pub fn is_mutation(req: &Request) -> bool {
+    matches!(
+        req,
+        Request::CreateKey(_) | Request::EditKey { .. } | Request::DeleteKey { .. }
+    )
 }
 
 /// A short name of a request for logs (never its arguments, which may hold a key).

@@ -160,6 +160,7 @@ pub fn api_key(store: &Store, data_dir: &Path) -> anyhow::Result<(String, bool)>
         enabled: true,
         default_query_strategy: None,
     })?;
+    store.flush()?;
     crate::store::create_private_dir(&dir(data_dir))?;
     write_private(&file, &secret)?;
     Ok((secret, false))

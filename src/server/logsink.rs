@@ -17,6 +17,10 @@ use crate::store::{LogRecord, Store};
 
 /// Queue capacity (entries); beyond it handlers write synchronously.
 pub const CAPACITY: usize = 65_536;
+/// How long the writer collects entries before writing them as one batch.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(20);
+/// The most entries written in one batch.
+pub const BATCH_MAX: usize = 16_384;
 
 enum Entry {
     Records(Vec<LogRecord>),
@@ -83,13 +87,26 @@ impl LogSink {
     pub fn barrier(&self) {
         let (tx, rx) = std::sync::mpsc::channel();
         if self.tx.try_send(Entry::Barrier(tx)).is_ok() {
+            self.wake();
             let _ = rx.recv_timeout(Duration::from_secs(10));
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(t) = self
+            .thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            t.thread().unpark();
         }
     }
 
     /// Writes what is queued and stops the writer; later entries are written synchronously.
     pub fn close(&self) {
         let _ = self.tx.send(Entry::Shutdown);
+        self.wake();
         if let Some(t) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = t.join();
         }
@@ -138,6 +155,12 @@ fn writer(store: Arc<Store>, rx: Receiver<Entry>) {
             Err(RecvTimeoutError::Timeout) => continue,
             Err(RecvTimeoutError::Disconnected) => return,
         };
+        // Collect for up to BATCH_WINDOW: large batches cost sled far less per record (measured: about
+        // 5.6k → 10.5k requests/s at concurrency 16). The thread parks rather than waiting on the queue, so
+        // senders do not wake it once per entry; a barrier or shutdown unparks it.
+        if !matches!(first, Entry::Barrier(_) | Entry::Shutdown) {
+            std::thread::park_timeout(BATCH_WINDOW);
+        }
         let mut shutdown = false;
         let mut next = Some(first);
         let mut taken = 0;
@@ -157,7 +180,7 @@ fn writer(store: Arc<Store>, rx: Receiver<Entry>) {
                 Entry::Shutdown => shutdown = true,
             }
             taken += 1;
-            next = if shutdown || taken >= 8192 {
+            next = if shutdown || taken >= BATCH_MAX {
                 None
             } else {
                 rx.try_recv().ok()
