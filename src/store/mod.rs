@@ -51,6 +51,9 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
     }
 }
 
+/// The database page cache size.
+pub const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 /// An open btvep database.
 pub struct Store {
     db: sled::Db,
@@ -79,6 +82,8 @@ impl Store {
         let db = sled::Config::new()
             .path(&db_path)
             .mode(sled::Mode::HighThroughput)
+            // sled's default page cache is 1 GiB; a long-running server should not grow that far.
+            .cache_capacity(CACHE_BYTES)
             .open()
             .map_err(|e| match e {
                 sled::Error::Io(ref io) if is_lock_error(io) => StoreError::Locked(db_path.clone()),
