@@ -39,7 +39,12 @@ async def main() -> None:
                        coldkey=COLDKEY_SS58, protocol=4, placeholder1=0, placeholder2=0)
     dendrite = bt.Dendrite(wallet=wallet)
     synapse = Prompting(roles=["system", "user"], messages=["Be brief.", "Say \"hi\" \u2014 it's a test \u2713"])
-    responses = await dendrite.forward(axons=[axon, axon], synapse=synapse, timeout=12, deserialize=False)
+    # Two queries one after the other: the SDK dendrite uses one uuid for all requests, so two *concurrent*
+    # requests to one axon can arrive out of nonce order and the later one is rejected as a replay (the
+    # SDK's own race, spec 2.6) -- that is correct axon behaviour, not what this check is about.
+    responses = []
+    for _ in range(2):
+        responses += await dendrite.forward(axons=[axon], synapse=synapse, timeout=12, deserialize=False)
     for r in responses:
         print(json.dumps({"status_code": r.dendrite.status_code, "status_message": r.dendrite.status_message,
                           "completion": r.completion}), flush=True)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Interop proof: the official `openai` Python SDK (and btvep's documented Python `requests` examples) against a
-# running btvep with local miners (`btvep start --devnet 2`, built-in responder), on 127.0.0.1 only.
+# running btvep with local miners (`btvep start --devnet 2`, built-in responder), on 127.0.0.1 only; and its
+# /metrics against prometheus_client's text-format parser.
 #
 # Creates .venv-openai (gitignored) with `openai` and `requests` from PyPI, builds btvep, starts it on a free port
 # with a temp config and data dir, creates an unlimited and a rate-limited key with the CLI (through the running
@@ -13,10 +14,10 @@ VENV="$ROOT/.venv-openai"
 PY="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 fail() { echo "OPENAI SDK FAIL: $*"; exit 1; }
 
-if ! "$VENV/bin/python" -c 'import openai, requests' 2>/dev/null; then
-    echo "== creating $VENV and installing openai, requests"
+if ! "$VENV/bin/python" -c 'import openai, requests, prometheus_client' 2>/dev/null; then
+    echo "== creating $VENV and installing openai, requests, prometheus_client"
     "$PY" -m venv "$VENV" || fail "cannot create a venv with $PY"
-    "$VENV/bin/pip" install --quiet openai requests || fail "pip install openai requests failed"
+    "$VENV/bin/pip" install --quiet openai requests prometheus_client || fail "pip install failed"
 fi
 
 echo "== building btvep"

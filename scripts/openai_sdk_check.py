@@ -1,4 +1,5 @@
-"""Checks btvep against the official `openai` Python SDK and btvep's documented `requests` examples.
+"""Checks btvep against the official `openai` Python SDK, btvep's documented `requests` examples, and
+`/metrics` against the reference Prometheus text-format parser (`prometheus_client`).
 
 Env: BTVEP_URL (http://127.0.0.1:PORT), BTVEP_KEY (unlimited key), BTVEP_LIMITED_KEY (1 request / 60 s).
 The server runs `--devnet`, so answers come from the built-in responder and are predictable.
@@ -81,6 +82,19 @@ for turn, extra in enumerate([{}, {"uids": [0, 1]}, {"top_n": 2}]):
 
 bad = requests.post(f"{BASE}/chat", headers={**headers, "Authorization": "Bearer nope"}, json={"messages": messages})
 check("/chat with a bad key prints detail", bad.status_code == 401 and bad.json()["detail"] == "Invalid API key", bad.text)
+
+# /metrics parses with the reference Prometheus text-format parser
+from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
+
+families = {f.name: f for f in text_string_to_metric_families(requests.get(f"{BASE}/metrics").text)}
+for name in ["btvep_http_requests", "btvep_miner_answers", "btvep_miner_latency_seconds", "btvep_credits_spent",
+             "btvep_rate_limit_refusals", "btvep_metagraph_age_seconds", "btvep_refusals"]:
+    check(f"/metrics has {name}", name in families)
+served = sum(s.value for s in families["btvep_http_requests"].samples
+             if s.labels.get("route") == "/v1/chat/completions" and s.labels.get("status") == "200")
+check("/metrics counts the OpenAI requests", served >= 3, served)
+check("/metrics counts the rate-limit refusal", families["btvep_rate_limit_refusals"].samples[0].value >= 1)
+check("latency histogram is a histogram", families["btvep_miner_latency_seconds"].type == "histogram")
 
 if failures:
     print(f"OPENAI SDK FAIL: {len(failures)} check(s) failed: {failures}")

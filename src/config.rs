@@ -198,6 +198,13 @@ pub const KEYS: &[KeySpec] = &[
         doc: "origins allowed by CORS: * (any) or a comma-separated list",
     },
     KeySpec {
+        name: "metrics_require_admin",
+        kind: Kind::Bool,
+        default: "false",
+        env: "BTVEP_METRICS_REQUIRE_ADMIN",
+        doc: "require the admin token (Authorization: Bearer) for GET /metrics",
+    },
+    KeySpec {
         name: "admin_api_key",
         kind: Kind::Secret,
         default: "null",

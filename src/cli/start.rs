@@ -9,7 +9,7 @@ use anyhow::{bail, Context as _};
 use super::Context;
 use crate::bittensor::dendrite::Dendrite;
 use crate::bittensor::keys::Hotkey;
-use crate::config::{Resolved, KEYS};
+use crate::config::{ConfigFile, Resolved, KEYS};
 use crate::miner::{ModelBackend, OpenAiSettings};
 use crate::server::state::{AppState, ConfigSource, Settings};
 use crate::server::{self, metagraph_sync};
@@ -84,7 +84,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         path: ctx.paths.config_file.clone(),
         flags,
     };
-    let resolved = source.load()?;
+    let mut resolved = source.load()?;
     let (hotkey, hotkey_from) = match configured_hotkey(&resolved)? {
         Some(h) => h,
         None if args.devnet.is_some() => (Hotkey::generate()?.0, "a throwaway key generated for --devnet".to_string()),
@@ -92,6 +92,18 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             "no validator hotkey configured: run `btvep config set hotkey_mnemonic` (or set wallet_name) first"
         ),
     };
+    if resolved.str("admin_api_key").is_none_or(str::is_empty) {
+        // First start: create the dashboard/admin token, stored (0600) in the config file only.
+        let mut file = ConfigFile::load(&source.path)?;
+        let token = crate::store::generate_api_key().replacen("btvep-", "btvep-admin-", 1);
+        file.set("admin_api_key", serde_json::Value::String(token))?;
+        file.save()?;
+        resolved = source.load()?;
+        eprintln!(
+            "created an admin token for the dashboard and the /admin API in {}; read it with `btvep config get admin_api_key --reveal`",
+            source.path.display()
+        );
+    }
     let store = match Store::open(&ctx.paths.data_dir) {
         Ok(s) => Arc::new(s),
         Err(StoreError::Locked(p)) => bail!(
@@ -238,6 +250,7 @@ async fn serve(
             plan.api_key
         );
     }
+    eprintln!("dashboard:   http://{local}/dashboard (sign in with the admin token)");
     eprintln!("listening on http://{local}");
 
     let metagraph_task = tokio::spawn(metagraph_sync::run(

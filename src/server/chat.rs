@@ -79,6 +79,7 @@ pub async fn handle(state: Arc<AppState>, authorization: Option<String>, body: B
         Err((e, k)) => (btvep_error(&e, &meta.request_id), k),
     };
     log_outcome(
+        &state,
         meta.route,
         &meta.request_id,
         key_id,

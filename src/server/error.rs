@@ -73,6 +73,12 @@ pub enum ApiError {
     /// The OpenAI `model` is not one btvep serves.
     #[error("The model '{0}' does not exist: use 'bittensor' (the default strategy), 'top_n:N' or 'uids:A,B'")]
     ModelNotFound(String),
+    /// The admin token is missing or wrong.
+    #[error("Invalid admin token")]
+    AdminUnauthorized,
+    /// An admin request named something that does not exist.
+    #[error("{0}")]
+    AdminNotFound(String),
     /// No such route.
     #[error("Not Found")]
     NotFound,
@@ -101,13 +107,14 @@ impl ApiError {
             | ApiError::KeyInvalid
             | ApiError::KeyDisabled
             | ApiError::KeyExpired
-            | ApiError::NotEnoughCredits => 401,
+            | ApiError::NotEnoughCredits
+            | ApiError::AdminUnauthorized => 401,
             ApiError::Flagged | ApiError::BadRequest(_) | ApiError::BadQuery(_) => 400,
             ApiError::RateLimited { .. } => 429,
             ApiError::Invalid(_) => 422,
             ApiError::PayloadTooLarge(_) => 413,
             ApiError::Forbidden(_) => 403,
-            ApiError::NotFound | ApiError::ModelNotFound(_) => 404,
+            ApiError::NotFound | ApiError::ModelNotFound(_) | ApiError::AdminNotFound(_) => 404,
             ApiError::MethodNotAllowed => 405,
             ApiError::UnsupportedMediaType => 415,
             ApiError::MetagraphNotReady => 503,
@@ -134,6 +141,7 @@ impl ApiError {
             | ApiError::MethodNotAllowed
             | ApiError::Forbidden(_) => "InvalidRequest",
             ApiError::BadQuery(_) | ApiError::ModelNotFound(_) => "InvalidQuery",
+            ApiError::AdminUnauthorized | ApiError::AdminNotFound(_) => "AdminRequest",
             ApiError::MetagraphNotReady => "MetagraphNotReady",
             ApiError::AllMinersFailed(_) => "AllMinersFailed",
             ApiError::Internal => "InternalError",
@@ -156,6 +164,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ("invalid_request_error", Some("request_too_large")),
             ApiError::NotFound => ("invalid_request_error", Some("unknown_url")),
             ApiError::ModelNotFound(_) => ("invalid_request_error", Some("model_not_found")),
+            ApiError::AdminUnauthorized => ("invalid_request_error", Some("invalid_api_key")),
+            ApiError::AdminNotFound(_) => ("invalid_request_error", None),
             ApiError::MethodNotAllowed
             | ApiError::UnsupportedMediaType
             | ApiError::Forbidden(_) => ("invalid_request_error", None),
@@ -201,6 +211,8 @@ impl ApiError {
             | ApiError::PayloadTooLarge(_)
             | ApiError::NotFound
             | ApiError::ModelNotFound(_)
+            | ApiError::AdminUnauthorized
+            | ApiError::AdminNotFound(_)
             | ApiError::MethodNotAllowed
             | ApiError::Forbidden(_)
             | ApiError::UnsupportedMediaType => tracing::Level::INFO,

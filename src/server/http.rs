@@ -78,12 +78,14 @@ pub fn add_retry_after(r: &mut Reply, e: &ApiError) {
 
 /// Logs a finished request (never the API key).
 pub fn log_outcome(
+    state: &AppState,
     route: &str,
     request_id: &str,
     key_id: Option<u64>,
     status: u16,
     started: std::time::Instant,
 ) {
+    state.metrics.http_request(route, status);
     tracing::info!(
         route,
         request_id,

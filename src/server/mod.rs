@@ -6,6 +6,7 @@
 //! - [`chat`]: `POST /chat` (btvep's API).
 //! - [`openai`]: `POST /v1/chat/completions` and `GET /v1/models` (OpenAI's API).
 //! - [`http`]: request ids, body parsing, error rendering, CORS.
+//! - [`admin_api`]: the admin API (`/admin/...`), the embedded dashboard (`/dashboard`) and `/metrics`.
 //! - [`error`]: the API error type.
 //! - [`state`]: shared state and reloadable settings.
 //! - [`moderation`]: the optional moderation filter.
@@ -14,11 +15,13 @@
 //!
 //! The caller binds the listener ([`serve`] takes it), so tests use port 0.
 
+pub mod admin_api;
 pub mod chat;
 pub mod error;
 pub mod http;
 pub mod logsink;
 pub mod metagraph_sync;
+pub mod metrics;
 pub mod moderation;
 pub mod openai;
 pub mod pipeline;
@@ -98,6 +101,7 @@ pub fn routes(
                 ),
             }
         });
+    let admin = admin_api::routes(state.clone());
     chat.or(completions)
         .unify()
         .or(models)
@@ -105,6 +109,8 @@ pub fn routes(
         .or(model)
         .unify()
         .or(healthz)
+        .unify()
+        .or(admin)
         .unify()
         .or(readyz)
         .unify()

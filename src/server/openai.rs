@@ -254,6 +254,7 @@ pub async fn chat_completions(
         ),
     };
     log_outcome(
+        &state,
         meta.route,
         &meta.request_id,
         key_id,

@@ -190,6 +190,7 @@ pub fn log_refusal(
     let mut r = base_record(meta, params, key_id);
     r.is_api_success = false;
     r.api_error = Some(e.log_code().to_string());
+    state.metrics.refusal(e.log_code());
     state.logs.records(vec![r]);
 }
 
@@ -333,7 +334,11 @@ pub fn reserve(state: &AppState, key: &ApiKey, want: i64) -> Result<Reservation,
 /// Gives back what a reservation did not use (`used` successful answers delivered).
 pub fn settle(state: &AppState, key: &ApiKey, reservation: Reservation, used: usize) {
     if let Reservation::Reserved(n) = reservation {
-        let unused = n - i64::try_from(used).unwrap_or(i64::MAX).min(n);
+        let spent = i64::try_from(used).unwrap_or(i64::MAX).min(n);
+        state
+            .metrics
+            .credits_spent(u64::try_from(spent).unwrap_or(0));
+        let unused = n - spent;
         if unused > 0 {
             if let Err(e) = state.store.refund_credits(key.id, unused) {
                 tracing::error!(key_id = key.id, unused, "refunding credits failed: {e}");
@@ -350,6 +355,9 @@ pub fn log_answers(
     key: &ApiKey,
     answers: &[MinerResponse],
 ) {
+    for a in answers {
+        state.metrics.miner_answer(a.uid, a.status_code, a.elapsed);
+    }
     let mut records: Vec<LogRecord> = answers
         .iter()
         .map(|a| {

@@ -29,6 +29,10 @@ pub struct Settings {
     pub default_query_strategy: QueryStrategy,
     /// Default per-miner timeout.
     pub miner_timeout: Duration,
+    /// Token for `/admin` and the dashboard.
+    pub admin_api_key: Option<String>,
+    /// Whether `/metrics` requires the admin token.
+    pub metrics_require_admin: bool,
 }
 
 impl std::fmt::Debug for Settings {
@@ -44,6 +48,11 @@ impl std::fmt::Debug for Settings {
             .field("openai_base_url", &self.openai_base_url)
             .field("default_query_strategy", &self.default_query_strategy)
             .field("miner_timeout", &self.miner_timeout)
+            .field(
+                "admin_api_key",
+                &crate::config::mask(self.admin_api_key.as_deref()),
+            )
+            .field("metrics_require_admin", &self.metrics_require_admin)
             .finish()
     }
 }
@@ -63,6 +72,11 @@ impl Settings {
                 .to_string(),
             default_query_strategy: r.default_query_strategy(),
             miner_timeout: Duration::from_secs(r.int("miner_timeout").clamp(1, 600) as u64),
+            admin_api_key: r
+                .str("admin_api_key")
+                .filter(|k| !k.is_empty())
+                .map(String::from),
+            metrics_require_admin: r.bool("metrics_require_admin"),
         }
     }
 }
@@ -103,6 +117,8 @@ pub struct AppState {
     pub limiters: RateLimiters,
     /// Batched writer of the request log and request counters.
     pub logs: LogSink,
+    /// Prometheus metrics.
+    pub metrics: super::metrics::Metrics,
     /// HTTP client for the moderation endpoint.
     pub http: reqwest::Client,
 }
@@ -131,6 +147,7 @@ impl AppState {
             metagraph: RwLock::new(None),
             limiters: RateLimiters::new(),
             logs: LogSink::new(store.clone()),
+            metrics: super::metrics::Metrics::default(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(5))
                 .build()

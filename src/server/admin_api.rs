@@ -1,0 +1,602 @@
+//! The admin HTTP API behind the dashboard (`/admin/...`), the dashboard page itself and `/metrics`.
+//!
+//! Every `/admin` route requires `Authorization: Bearer <admin_api_key>`, compared in constant time. Key
+//! operations go through the same [`crate::admin::execute`] as the CLI and the admin socket, so the three
+//! ways of managing keys cannot drift apart. Documented in `docs/dashboard.md`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use warp::hyper::body::Bytes;
+use warp::Filter;
+
+use super::error::ApiError;
+use super::http::{
+    btvep_error, json_reply, new_request_id, parse_json, with_state, Reply, MAX_BODY_BYTES,
+};
+use super::state::AppState;
+use crate::admin::{execute, is_mutation, Reply as AdminReply, Request};
+use crate::bittensor::strategy::QueryStrategy;
+use crate::config::{self, ConfigFile, RateLimit, KEYS};
+use crate::store::{ApiKey, KeyPatch, LogFilter, LogRecord, NewKey};
+use crate::timeparse;
+
+/// The dashboard, embedded in the binary.
+pub const DASHBOARD_HTML: &str = include_str!("dashboard/index.html");
+
+/// Config keys the dashboard may change while the server runs (they take effect at once).
+pub const EDITABLE: &[&str] = &[
+    "rate_limiting_enabled",
+    "global_rate_limits",
+    "openai_filter_enabled",
+    "openai_base_url",
+    "default_query_strategy",
+    "miner_timeout",
+    "metrics_require_admin",
+];
+
+/// Most log records a stats query reads.
+pub const STATS_MAX_RECORDS: usize = 200_000;
+
+/// Compares two secrets in time independent of where they differ (both are hashed first, so the length
+/// does not leak either).
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    x.iter()
+        .zip(y.iter())
+        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
+        == 0
+}
+
+/// Whether the `Authorization` header carries the admin token.
+pub fn is_admin(state: &AppState, authorization: Option<&str>) -> bool {
+    match (
+        state.settings().admin_api_key.as_deref(),
+        super::http::bearer(authorization),
+    ) {
+        (Some(expected), Some(given)) => constant_time_eq(expected, &given),
+        _ => false,
+    }
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::AdminUnauthorized
+}
+
+/// All admin, dashboard and metrics routes.
+pub fn routes(
+    state: Arc<AppState>,
+) -> impl Filter<Extract = (Reply,), Error = warp::Rejection> + Clone {
+    let auth = warp::header::optional::<String>("authorization");
+    let dashboard = warp::path("dashboard")
+        .and(warp::path::end().or(warp::path("index.html").and(warp::path::end())).unify())
+        .and(warp::get())
+        .map(|| {
+            let mut r = warp::Reply::into_response(warp::reply::html(DASHBOARD_HTML));
+            super::http::set_header(&mut r, "cache-control", "no-store");
+            super::http::set_header(&mut r, "content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'");
+            r
+        });
+    let metrics = warp::path!("metrics")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(auth)
+        .map(|s: Arc<AppState>, a: Option<String>| {
+            if s.settings().metrics_require_admin && !is_admin(&s, a.as_deref()) {
+                return btvep_error(&unauthorized(), &new_request_id());
+            }
+            let mg = s.metagraph().map(|m| {
+                let age = (Utc::now() - m.fetched_at).num_milliseconds() as f64 / 1000.0;
+                (
+                    age,
+                    m.neurons.len(),
+                    m.neurons.iter().filter(|n| n.is_serving()).count(),
+                )
+            });
+            let mut r = warp::Reply::into_response(s.metrics.render(mg));
+            super::http::set_header(
+                &mut r,
+                "content-type",
+                "text/plain; version=0.0.4; charset=utf-8",
+            );
+            r
+        });
+    let admin = warp::path("admin")
+        .and(warp::method())
+        .and(warp::path::tail())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(auth)
+        .and(
+            warp::body::content_length_limit(MAX_BODY_BYTES)
+                .and(warp::body::bytes())
+                .or(warp::any().map(Bytes::new))
+                .unify(),
+        )
+        .and(with_state(state))
+        .then(
+            |method: warp::http::Method,
+             tail: warp::path::Tail,
+             query: String,
+             a: Option<String>,
+             body: Bytes,
+             s: Arc<AppState>| async move {
+                let id = new_request_id();
+                if !is_admin(&s, a.as_deref()) {
+                    return btvep_error(&unauthorized(), &id);
+                }
+                let store_state = s.clone();
+                let path = tail.as_str().trim_end_matches('/').to_string();
+                let result = tokio::task::spawn_blocking(move || {
+                    handle(&store_state, &method, &path, &query, &body)
+                })
+                .await
+                .unwrap_or(Err(ApiError::Internal));
+                match result {
+                    Ok((status, v)) => json_reply(status, &v, &id),
+                    Err(e) => btvep_error(&e, &id),
+                }
+            },
+        );
+    dashboard.or(metrics).unify().or(admin).unify()
+}
+
+fn admin_call(state: &AppState, req: Request) -> Result<AdminReply, ApiError> {
+    state.logs.barrier();
+    let result = execute(&state.store, &req).map_err(|e| match e {
+        crate::admin::AdminError::NotFound(m) => ApiError::AdminNotFound(m),
+        crate::admin::AdminError::Invalid(m) => ApiError::BadRequest(m),
+        crate::admin::AdminError::Internal(m) => {
+            tracing::error!("admin request failed: {m}");
+            ApiError::Internal
+        }
+    })?;
+    if is_mutation(&req) {
+        state.store.flush()?;
+    }
+    Ok(result)
+}
+
+fn handle(
+    state: &AppState,
+    method: &warp::http::Method,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Result<(u16, Value), ApiError> {
+    use warp::http::Method;
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    match (method, parts.as_slice()) {
+        (&Method::GET, ["stats"]) => Ok((200, stats(state, &parse_query(query))?)),
+        (&Method::GET, ["keys"]) => match admin_call(state, Request::ListKeys)? {
+            AdminReply::Keys(k) => Ok((200, json!(k))),
+            _ => Err(ApiError::Internal),
+        },
+        (&Method::POST, ["keys"]) => {
+            let b: CreateKeyBody = parse_json(body)?;
+            let new = NewKey {
+                name: b.name.filter(|n| !n.is_empty()),
+                valid_until: b.valid_until.map(expiry).transpose()?.unwrap_or(-1),
+                credits: credits(b.credits.unwrap_or(-1))?,
+                enabled: b.enabled.unwrap_or(true),
+                default_query_strategy: strategy(b.default_query_strategy)?,
+            };
+            match admin_call(state, Request::CreateKey(new))? {
+                AdminReply::Created { key, api_key } => {
+                    let mut v = json!(key);
+                    v["api_key"] = json!(api_key);
+                    Ok((201, v))
+                }
+                _ => Err(ApiError::Internal),
+            }
+        }
+        (m, ["keys", id]) if m == Method::PATCH || m == Method::DELETE => {
+            let id: u64 = id
+                .parse()
+                .map_err(|_| ApiError::AdminNotFound(format!("no API key with id {id}")))?;
+            let req = if m == Method::DELETE {
+                Request::DeleteKey { id }
+            } else {
+                Request::EditKey {
+                    id,
+                    patch: patch(parse_json(body)?)?,
+                }
+            };
+            match admin_call(state, req)? {
+                AdminReply::Key(k) => Ok((200, json!(k))),
+                _ => Err(ApiError::Internal),
+            }
+        }
+        (&Method::GET, ["logs"]) => {
+            let q = parse_query(query);
+            let filter = log_filter(&q)?;
+            match admin_call(state, Request::QueryLogs(filter))? {
+                AdminReply::Logs(l) => Ok((200, json!(l))),
+                _ => Err(ApiError::Internal),
+            }
+        }
+        (&Method::GET, ["config"]) => Ok((200, config_view(state)?)),
+        (&Method::PATCH, ["config"]) => {
+            let changes: BTreeMap<String, Value> = parse_json(body)?;
+            update_config(state, &changes)?;
+            Ok((200, config_view(state)?))
+        }
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+/// `POST /admin/keys` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKeyBody {
+    /// Name.
+    pub name: Option<String>,
+    /// Credits (-1 unlimited).
+    pub credits: Option<i64>,
+    /// Expiry: text as on the CLI, or a number.
+    pub valid_until: Option<Value>,
+    /// Enabled.
+    pub enabled: Option<bool>,
+    /// Default strategy.
+    pub default_query_strategy: Option<String>,
+}
+
+fn credits(c: i64) -> Result<i64, ApiError> {
+    if c < -1 {
+        return Err(ApiError::BadRequest(format!(
+            "credits must be -1 (unlimited) or at least 0, got {c}"
+        )));
+    }
+    Ok(c)
+}
+
+fn strategy(s: Option<String>) -> Result<Option<String>, ApiError> {
+    match s
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none"))
+    {
+        None => Ok(None),
+        Some(s) => s
+            .parse::<QueryStrategy>()
+            .map(|q| Some(q.to_string()))
+            .map_err(|e| ApiError::BadRequest(e.to_string())),
+    }
+}
+
+fn expiry(v: Value) -> Result<i64, ApiError> {
+    let text = match v {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s,
+        Value::Bool(false) | Value::Null => "-1".into(),
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "valid_until: unexpected value {other}"
+            )))
+        }
+    };
+    timeparse::parse_expiry(&text, timeparse::today())
+        .map(|e| e.as_i64())
+        .map_err(ApiError::BadRequest)
+}
+
+fn patch(v: Value) -> Result<KeyPatch, ApiError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::BadRequest("expected a JSON object".into()))?;
+    let mut p = KeyPatch::default();
+    for (k, v) in obj {
+        let bad = |what: &str| ApiError::BadRequest(format!("{k}: expected {what}"));
+        match k.as_str() {
+            "name" => p.name = Some(v.as_str().map(String::from).filter(|n| !n.is_empty())),
+            "credits" => {
+                p.credits = Some(credits(v.as_i64().ok_or_else(|| bad("a whole number"))?)?)
+            }
+            "enabled" => p.enabled = Some(v.as_bool().ok_or_else(|| bad("true or false"))?),
+            "request_count" => {
+                p.request_count = Some(v.as_u64().ok_or_else(|| bad("a whole number"))?)
+            }
+            "valid_until" => p.valid_until = Some(expiry(v.clone())?),
+            "default_query_strategy" => {
+                p.default_query_strategy = Some(strategy(v.as_str().map(String::from))?)
+            }
+            "rate_limits" => {
+                p.rate_limits = Some(if v.is_null() {
+                    None
+                } else {
+                    let l: Vec<RateLimit> =
+                        config::parse_rate_limits(v).map_err(ApiError::BadRequest)?;
+                    Some(l).filter(|l| !l.is_empty())
+                })
+            }
+            other => return Err(ApiError::BadRequest(format!("unknown field '{other}'"))),
+        }
+    }
+    Ok(p)
+}
+
+fn parse_query(q: &str) -> HashMap<String, String> {
+    q.split('&')
+        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+/// Decodes `application/x-www-form-urlencoded` text.
+fn decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn log_filter(q: &HashMap<String, String>) -> Result<LogFilter, ApiError> {
+    let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let time = |k: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        get(k)
+            .map(|t| {
+                timeparse::parse_datetime(t).ok_or_else(|| {
+                    ApiError::BadRequest(format!("{k}: cannot understand the time '{t}'"))
+                })
+            })
+            .transpose()
+    };
+    let mut end = time("end")?;
+    if let (Some(e), Some(text)) = (end, get("end")) {
+        if text.len() == 10 {
+            end = Some(e + chrono::Duration::days(1) - chrono::Duration::microseconds(1));
+        }
+    }
+    Ok(LogFilter {
+        key_id: get("key")
+            .map(|k| {
+                k.parse()
+                    .map_err(|_| ApiError::BadRequest(format!("key: '{k}' is not a key id")))
+            })
+            .transpose()?,
+        responder_hotkey: get("responder_hotkey").map(String::from),
+        start: time("start")?,
+        end,
+        limit: get("lines")
+            .map(|l| {
+                l.parse()
+                    .map_err(|_| ApiError::BadRequest("lines: expected a whole number".into()))
+            })
+            .transpose()?
+            .unwrap_or(100),
+        after: None,
+    })
+}
+
+fn config_view(state: &AppState) -> Result<Value, ApiError> {
+    let src = state.config_source.as_ref().ok_or(ApiError::Internal)?;
+    let r = src.load().map_err(|e| {
+        tracing::error!("reading the config failed: {e:#}");
+        ApiError::Internal
+    })?;
+    let keys: Vec<Value> = KEYS
+        .iter()
+        .map(|k| {
+            json!({
+                "key": k.name,
+                "value": r.display_json(k.name, false),
+                "source": r.source(k.name),
+                "secret": k.kind.is_secret(),
+                "editable": EDITABLE.contains(&k.name),
+                "doc": k.doc,
+            })
+        })
+        .collect();
+    Ok(json!({"path": src.path, "keys": keys}))
+}
+
+fn update_config(state: &AppState, changes: &BTreeMap<String, Value>) -> Result<(), ApiError> {
+    let src = state.config_source.as_ref().ok_or(ApiError::Internal)?;
+    let mut file = ConfigFile::load(&src.path).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    for (key, value) in changes {
+        let spec = config::spec(key)
+            .ok_or_else(|| ApiError::BadRequest(format!("unknown config key '{key}'")))?;
+        if !EDITABLE.contains(&spec.name) {
+            return Err(ApiError::BadRequest(format!(
+                "{key} cannot be changed from the dashboard; use `btvep config set`"
+            )));
+        }
+        let text = match value {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let v = spec
+            .kind
+            .parse_text(&text)
+            .map_err(|reason| ApiError::BadRequest(format!("invalid value for {key}: {reason}")))?;
+        file.set(key, v)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    }
+    file.save().map_err(|e| {
+        tracing::error!("writing the config failed: {e}");
+        ApiError::Internal
+    })?;
+    state.reload_config();
+    Ok(())
+}
+
+/// Aggregates the request log of the last `window` seconds for the overview page.
+fn stats(state: &AppState, q: &HashMap<String, String>) -> Result<Value, ApiError> {
+    let window: i64 = q
+        .get("window")
+        .and_then(|w| w.parse().ok())
+        .filter(|w| *w > 0)
+        .unwrap_or(3600)
+        .min(90 * 86_400);
+    let buckets: i64 = q
+        .get("buckets")
+        .and_then(|b| b.parse().ok())
+        .filter(|b| *b > 0)
+        .unwrap_or(60)
+        .min(1000);
+    let bucket_seconds = (window + buckets - 1) / buckets;
+    let now = Utc::now();
+    let start = now - chrono::Duration::seconds(bucket_seconds * buckets);
+    state.logs.barrier();
+    let records = state.store.query_logs(&LogFilter {
+        start: Some(start),
+        limit: STATS_MAX_RECORDS,
+        ..Default::default()
+    })?;
+    let keys: HashMap<u64, ApiKey> = state
+        .store
+        .list_keys()?
+        .into_iter()
+        .map(|k| (k.id, k))
+        .collect();
+    let metered = |id: Option<u64>| {
+        id.and_then(|i| keys.get(&i))
+            .is_some_and(|k| k.credits != -1)
+    };
+
+    let mut series: Vec<[u64; 4]> = vec![[0; 4]; buckets as usize];
+    let bucket_of = |r: &LogRecord| {
+        (((r.timestamp - start).num_seconds() / bucket_seconds).clamp(0, buckets - 1)) as usize
+    };
+    // One API request = its records sharing `api_request_id`.
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut served_ids: HashSet<&str> = HashSet::new();
+    let mut successful_ids: HashSet<&str> = HashSet::new();
+    let mut refused_by_code: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_key: HashMap<u64, (u64, u64)> = HashMap::new();
+    let mut per_miner: BTreeMap<u16, (String, u64, u64, Vec<u64>)> = BTreeMap::new();
+    let (mut answers, mut successes, mut credits_spent) = (0u64, 0u64, 0u64);
+    for r in &records {
+        let b = bucket_of(r);
+        if seen.insert(r.api_request_id.as_str()) {
+            series[b][0] += 1;
+            if let Some(k) = r.api_key_id {
+                per_key.entry(k).or_default().0 += 1;
+            }
+            if r.is_api_success {
+                series[b][1] += 1;
+            } else {
+                series[b][2] += 1;
+                *refused_by_code
+                    .entry(r.api_error.clone().unwrap_or_default())
+                    .or_default() += 1;
+            }
+        }
+        if r.is_api_success {
+            served_ids.insert(r.api_request_id.as_str());
+        }
+        if let Some(ok) = r.is_success {
+            answers += 1;
+            let m = per_miner.entry(r.uid.unwrap_or(0)).or_insert_with(|| {
+                (
+                    r.responder_hotkey.clone().unwrap_or_default(),
+                    0,
+                    0,
+                    Vec::new(),
+                )
+            });
+            m.1 += 1;
+            if let Some(ms) = r.elapsed_ms {
+                m.3.push(ms);
+            }
+            if ok {
+                m.2 += 1;
+                successes += 1;
+                series[b][3] += 1;
+                successful_ids.insert(r.api_request_id.as_str());
+                if metered(r.api_key_id) {
+                    credits_spent += 1;
+                    if let Some(k) = r.api_key_id {
+                        per_key.entry(k).or_default().1 += 1;
+                    }
+                }
+            }
+        }
+    }
+    let requests = seen.len() as u64;
+    let served = served_ids.len() as u64;
+    let mut top: Vec<(u64, (u64, u64))> = per_key.into_iter().collect();
+    top.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
+    top.truncate(10);
+    let metagraph = state.metagraph().map(|m| {
+        json!({
+            "neurons": m.neurons.len(),
+            "serving": m.neurons.iter().filter(|n| n.is_serving()).count(),
+            "age_seconds": (now - m.fetched_at).num_seconds(),
+        })
+    });
+    Ok(json!({
+        "window": window,
+        "bucket_seconds": bucket_seconds,
+        "truncated": records.len() >= STATS_MAX_RECORDS,
+        "totals": {
+            "requests": requests,
+            "served": served,
+            "refused": requests - served.min(requests),
+            "miner_answers": answers,
+            "miner_successes": successes,
+            "success_rate": if served == 0 { 0.0 } else { successful_ids.len() as f64 / served as f64 },
+            "credits_spent": credits_spent,
+        },
+        "refused_by_code": refused_by_code,
+        "series": series.iter().enumerate().map(|(i, s)| json!({
+            "start": (start + chrono::Duration::seconds(bucket_seconds * i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "requests": s[0], "served": s[1], "refused": s[2], "miner_successes": s[3],
+        })).collect::<Vec<_>>(),
+        "top_keys": top.iter().map(|(id, (req, spent))| json!({
+            "key_id": id,
+            "name": keys.get(id).and_then(|k| k.name.clone()),
+            "hint": keys.get(id).map(|k| k.api_key_hint.clone()),
+            "requests": req,
+            "credits_spent": spent,
+        })).collect::<Vec<_>>(),
+        "miners": per_miner.into_iter().map(|(uid, (hotkey, n, ok, mut ms))| {
+            ms.sort_unstable();
+            json!({
+                "uid": uid, "hotkey": hotkey, "answers": n, "successes": ok,
+                "success_rate": if n == 0 { 0.0 } else { ok as f64 / n as f64 },
+                "avg_ms": if ms.is_empty() { 0.0 } else { ms.iter().sum::<u64>() as f64 / ms.len() as f64 },
+                "p50_ms": ms.get(ms.len() / 2).copied().unwrap_or(0),
+            })
+        }).collect::<Vec<_>>(),
+        "metagraph": metagraph,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_time_comparison() {
+        assert!(constant_time_eq("abc", "abc"));
+        assert!(!constant_time_eq("abc", "abd"));
+        assert!(!constant_time_eq("abc", "abcd"));
+    }
+
+    #[test]
+    fn query_decoding() {
+        let q = parse_query("start=2025-01-01%2010%3A00%3A00&lines=5&responder_hotkey=5F+x");
+        assert_eq!(q["start"], "2025-01-01 10:00:00");
+        assert_eq!(q["lines"], "5");
+        assert_eq!(q["responder_hotkey"], "5F x");
+    }
+}
