@@ -118,23 +118,18 @@ pub fn parse_expiry(text: &str, today: NaiveDate) -> Result<Expiry, String> {
             let y: i32 = y.parse().map_err(|_| fail())?;
             return date(NaiveDate::from_ymd_opt(y, month_number(m).unwrap_or(1), 1));
         }
-        [m, d, y] if month_number(m).is_some() => {
-            let (d, y): (u32, i32) = (
-                d.trim_end_matches(|c: char| c.is_ascii_alphabetic())
-                    .parse()
-                    .map_err(|_| fail())?,
-                y.parse().map_err(|_| fail())?,
-            );
-            return date(NaiveDate::from_ymd_opt(y, month_number(m).unwrap_or(1), d));
-        }
-        [d, m, y] if month_number(m).is_some() => {
-            let (d, y): (u32, i32) = (
-                d.trim_end_matches(|c: char| c.is_ascii_alphabetic())
-                    .parse()
-                    .map_err(|_| fail())?,
-                y.parse().map_err(|_| fail())?,
-            );
-            return date(NaiveDate::from_ymd_opt(y, month_number(m).unwrap_or(1), d));
+        // "December 24 2025" or "24 December 2025"
+        [m, d, y] | [d, m, y] if month_number(m).is_some() => {
+            let day: u32 = d
+                .trim_end_matches(|c: char| c.is_ascii_alphabetic())
+                .parse()
+                .map_err(|_| fail())?;
+            let year: i32 = y.parse().map_err(|_| fail())?;
+            return date(NaiveDate::from_ymd_opt(
+                year,
+                month_number(m).unwrap_or(1),
+                day,
+            ));
         }
         _ => {}
     }

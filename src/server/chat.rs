@@ -8,7 +8,7 @@ use warp::hyper::body::Bytes;
 
 use super::error::{ApiError, FailedResponse};
 use super::http::{btvep_error, json_reply, log_outcome, new_request_id, parse_json, Reply};
-use super::pipeline::{self, ChatParams, Message, RequestMeta};
+use super::pipeline::{self, ChatParams, Message, QueryFields, RequestMeta};
 use super::state::AppState;
 
 /// The `/chat` request body.
@@ -16,21 +16,9 @@ use super::state::AppState;
 pub struct ChatBody {
     /// The conversation.
     pub messages: Vec<Message>,
-    /// Query these uids.
-    #[serde(default)]
-    pub uids: Option<Vec<u16>>,
-    /// Query the n miners with the highest incentive.
-    #[serde(default)]
-    pub top_n: Option<i64>,
-    /// Batch size.
-    #[serde(default)]
-    pub in_parallel: Option<usize>,
-    /// Stop at the first success (default true).
-    #[serde(default)]
-    pub respond_on_first_success: Option<bool>,
-    /// Per-miner timeout, seconds.
-    #[serde(default)]
-    pub timeout: Option<f64>,
+    /// btvep's query fields.
+    #[serde(flatten)]
+    pub query: QueryFields,
 }
 
 /// One answer in the `/chat` response.
@@ -94,15 +82,8 @@ async fn run(
     meta: &RequestMeta,
     body: &[u8],
 ) -> Result<(ChatResponse, u64), (ApiError, Option<u64>)> {
-    let parsed: Result<ChatParams, ApiError> = parse_json::<ChatBody>(body).and_then(|b| {
-        Ok(ChatParams {
-            strategy: ChatParams::strategy_from(b.uids, b.top_n)?,
-            messages: b.messages,
-            in_parallel: b.in_parallel,
-            respond_on_first_success: b.respond_on_first_success,
-            timeout: b.timeout,
-        })
-    });
+    let parsed: Result<ChatParams, ApiError> =
+        parse_json::<ChatBody>(body).and_then(|b| b.query.into_params(b.messages, None));
     let params = match parsed {
         Ok(p) => p,
         Err(e) => {

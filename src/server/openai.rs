@@ -16,7 +16,7 @@ use warp::hyper::body::Bytes;
 use super::error::ApiError;
 use super::http::{json_reply, log_outcome, new_request_id, parse_json, set_header, Reply};
 use super::pipeline::{
-    self, Admitted, ChatParams, Message, Refusal, RequestMeta, Role, SettleGuard,
+    self, Admitted, ChatParams, Message, QueryFields, Refusal, RequestMeta, Role, SettleGuard,
 };
 use super::state::AppState;
 use crate::bittensor::strategy::QueryStrategy;
@@ -79,21 +79,9 @@ pub struct CompletionRequest {
     /// Streaming options.
     #[serde(default)]
     pub stream_options: Option<StreamOptions>,
-    /// btvep extra: query these uids.
-    #[serde(default)]
-    pub uids: Option<Vec<u16>>,
-    /// btvep extra: query the top n.
-    #[serde(default)]
-    pub top_n: Option<i64>,
-    /// btvep extra: batch size.
-    #[serde(default)]
-    pub in_parallel: Option<usize>,
-    /// btvep extra: stop at the first success.
-    #[serde(default)]
-    pub respond_on_first_success: Option<bool>,
-    /// btvep extra: per-miner timeout.
-    #[serde(default)]
-    pub timeout: Option<f64>,
+    /// btvep's query fields, as extra body fields.
+    #[serde(flatten)]
+    pub query: QueryFields,
 }
 
 /// Parses a model id into a strategy (`None` = default).
@@ -116,7 +104,6 @@ fn to_params(req: CompletionRequest) -> Result<(ChatParams, String, bool, bool),
         .clone()
         .unwrap_or_else(|| DEFAULT_MODEL.to_string());
     let from_model = parse_model(&model)?;
-    let from_fields = ChatParams::strategy_from(req.uids, req.top_n)?;
     let mut messages = Vec::with_capacity(req.messages.len());
     for (i, m) in req.messages.into_iter().enumerate() {
         let role = match m.role.as_str() {
@@ -144,13 +131,7 @@ fn to_params(req: CompletionRequest) -> Result<(ChatParams, String, bool, bool),
     let stream = req.stream.unwrap_or(false);
     let include_usage = req.stream_options.map(|o| o.include_usage).unwrap_or(false);
     Ok((
-        ChatParams {
-            messages,
-            strategy: from_fields.or(from_model),
-            in_parallel: req.in_parallel,
-            respond_on_first_success: req.respond_on_first_success,
-            timeout: req.timeout,
-        },
+        req.query.into_params(messages, from_model)?,
         model,
         stream,
         include_usage,

@@ -130,6 +130,46 @@ impl ChatParams {
     }
 }
 
+/// btvep's query fields, shared by `/chat` bodies and (as extra fields) OpenAI bodies.
+#[derive(Debug, Default, Deserialize)]
+pub struct QueryFields {
+    /// Query these uids.
+    #[serde(default)]
+    pub uids: Option<Vec<u16>>,
+    /// Query the n miners with the highest incentive.
+    #[serde(default)]
+    pub top_n: Option<i64>,
+    /// Batch size.
+    #[serde(default)]
+    pub in_parallel: Option<usize>,
+    /// Stop at the first success (default true).
+    #[serde(default)]
+    pub respond_on_first_success: Option<bool>,
+    /// Per-miner timeout, seconds.
+    #[serde(default)]
+    pub timeout: Option<f64>,
+}
+
+impl QueryFields {
+    /// Builds the pipeline parameters; `uids`/`top_n` win over `fallback` (e.g. from the OpenAI `model`).
+    ///
+    /// # Errors
+    /// As [`ChatParams::strategy_from`].
+    pub fn into_params(
+        self,
+        messages: Vec<Message>,
+        fallback: Option<QueryStrategy>,
+    ) -> Result<ChatParams, ApiError> {
+        Ok(ChatParams {
+            strategy: ChatParams::strategy_from(self.uids, self.top_n)?.or(fallback),
+            messages,
+            in_parallel: self.in_parallel,
+            respond_on_first_success: self.respond_on_first_success,
+            timeout: self.timeout,
+        })
+    }
+}
+
 /// Per-request facts every stage needs.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
