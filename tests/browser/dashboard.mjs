@@ -112,6 +112,7 @@ async function main() {
     check((await page.textContent(tid(`key-credits-${keyId}`))).trim() === '10', `key #${keyId} is listed with 10 credits`);
     await page.screenshot({ path: path.join(SHOTS, 'key-created.png') });
     await page.click(tid('new-key-copy'));
+    await page.waitForFunction(s => /Copied|Ctrl\+C/.test(document.querySelector(s)?.textContent), tid('new-key-copy'));
     check(/Copied|Ctrl\+C/.test(await page.textContent(tid('new-key-copy'))), `the copy button reacts ("${(await page.textContent(tid('new-key-copy'))).trim()}")`);
     await page.click(tid('new-key-dismiss'));
     check(await page.locator(tid('new-key-box')).count() === 0, 'the new-key box can be dismissed');
