@@ -16,8 +16,8 @@ if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-linux-mu
     cargo build --release --locked --target "$TARGET" --bin btvep
 else
     TARGET=x86_64-unknown-linux-gnu
-    echo "musl target not installed: linking glibc statically (crt-static)" >&2
-    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target "$TARGET" --bin btvep
+    echo "musl target not installed: linking glibc statically (crt-static, non-PIE)" >&2
+    RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" cargo build --release --locked --target "$TARGET" --bin btvep
 fi
 BIN="${CARGO_TARGET_DIR:-$ROOT/target}/$TARGET/release/btvep"
 echo "binary: $BIN"
