@@ -17,6 +17,7 @@
 //! - [`ratelimit`]: in-process rate limiting with governor.
 //! - [`miner`]: `btvep miner`, the Prompting axon backed by an OpenAI-compatible model server.
 //! - [`devnet`]: `btvep start --devnet N`, a local subnet in one process.
+//! - [`tls`]: HTTP clients that also work without system CA certificates (static binary).
 //! - [`logging`]: tracing setup.
 //!
 //! # Errors
@@ -36,3 +37,4 @@ pub mod ratelimit;
 pub mod server;
 pub mod store;
 pub mod timeparse;
+pub mod tls;

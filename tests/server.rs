@@ -233,8 +233,9 @@ async fn refusals_have_btvep_statuses_and_are_logged() {
         .unwrap()
         .starts_with("Malformed JSON body"));
     let big = "x".repeat(1024 * 1024 + 1);
-    let raw = gw
-        .http
+    // Its own client: the server answers 413 without reading the body and closes that connection, which
+    // must not be reused for the next request.
+    let raw = reqwest::Client::new()
         .post(gw.url("/chat"))
         .bearer_auth(&key)
         .body(big)
@@ -483,4 +484,50 @@ fn start_refuses_without_hotkey_and_when_already_running() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no validator hotkey configured"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cors_is_open_by_default_and_configurable() {
+    let home = Home::new(json!({}));
+    let hk = hotkey();
+    let a = fake_axon::spawn(Behavior::Verify("ok".into()), &hk).await;
+    home.metagraph(&[(0, hk, a, 1.0)]);
+    let preflight = |gw: &Gateway, origin: &'static str| {
+        gw.http
+            .request(reqwest::Method::OPTIONS, gw.url("/chat"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header(
+                "Access-Control-Request-Headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    {
+        let gw = Gateway::start(&home);
+        let r = preflight(&gw, "https://app.example").await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://app.example"
+        );
+    }
+    assert!(home
+        .cli(&[
+            "config",
+            "set",
+            "cors_allowed_origins",
+            "https://ok.example"
+        ])
+        .status
+        .success());
+    let gw = Gateway::start(&home);
+    let r = preflight(&gw, "https://ok.example").await.unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://ok.example"
+    );
+    let r = preflight(&gw, "https://evil.example").await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
 }

@@ -204,14 +204,14 @@ impl Dendrite {
         hotkey: Hotkey,
         max_response_bytes: usize,
     ) -> Result<Self, DendriteError> {
-        let client = reqwest::Client::builder()
+        let client = crate::tls::build_client(|b| {
             // Miners are addressed by IP; a proxy from the environment must not intercept them.
-            .no_proxy()
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .connect_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|e| DendriteError::Client(e.to_string()))?;
+            b.no_proxy()
+                .tcp_nodelay(true)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .connect_timeout(Duration::from_secs(10))
+        })
+        .map_err(|e| DendriteError::Client(e.to_string()))?;
         let process_uuid = uuid::Uuid::new_v4().to_string();
         Ok(Self {
             inner: Arc::new(Inner {

@@ -197,7 +197,7 @@ async fn serve(
         settings,
         Some(source),
         dendrite,
-    ));
+    )?);
     let metagraph_source = metagraph_sync::source_from(&resolved);
     let refresh =
         Duration::from_secs(resolved.int("metagraph_refresh_seconds").clamp(1, 86_400) as u64);

@@ -94,9 +94,7 @@ impl Model {
     /// # Errors
     /// [`MinerError::Settings`] for a base URL that is not http(s); [`MinerError::Client`] if the client fails.
     pub fn new(backend: ModelBackend) -> Result<Self, MinerError> {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .pool_idle_timeout(Duration::from_secs(60));
+        let mut local = false;
         let mut url = String::new();
         if let ModelBackend::OpenAi(o) = &backend {
             let base = o.base_url.trim_end_matches('/');
@@ -110,13 +108,19 @@ impl Model {
             }
             url = format!("{base}/chat/completions");
             // A proxy from the environment must not intercept a model server on this machine.
-            if super::is_local_base_url(base) {
-                builder = builder.no_proxy();
-            }
+            local = super::is_local_base_url(base);
         }
-        let client = builder
-            .build()
-            .map_err(|e| MinerError::Client(e.to_string()))?;
+        let client = crate::tls::build_client(|b| {
+            let b = b
+                .connect_timeout(Duration::from_secs(10))
+                .pool_idle_timeout(Duration::from_secs(60));
+            if local {
+                b.no_proxy()
+            } else {
+                b
+            }
+        })
+        .map_err(|e| MinerError::Client(e.to_string()))?;
         Ok(Self {
             backend,
             client,

@@ -133,13 +133,16 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     /// Builds the state.
+    ///
+    /// # Errors
+    /// When no HTTP client for the moderation endpoint can be built.
     pub fn new(
         store: Arc<Store>,
         settings: Settings,
         config_source: Option<ConfigSource>,
         dendrite: Dendrite,
-    ) -> Self {
-        AppState {
+    ) -> reqwest::Result<Self> {
+        Ok(AppState {
             store: store.clone(),
             settings: RwLock::new(Arc::new(settings)),
             config_source,
@@ -148,11 +151,8 @@ impl AppState {
             limiters: RateLimiters::new(),
             logs: LogSink::new(store.clone()),
             metrics: super::metrics::Metrics::default(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(5))
-                .build()
-                .unwrap_or_default(),
-        }
+            http: crate::tls::build_client(|b| b.timeout(Duration::from_secs(5)))?,
+        })
     }
 
     /// The current settings.
