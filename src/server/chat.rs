@@ -1,13 +1,12 @@
 //! `POST /chat`: btvep's own API, unchanged for existing clients.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use warp::hyper::body::Bytes;
 
 use super::error::{ApiError, FailedResponse};
-use super::http::{btvep_error, json_reply, log_outcome, new_request_id, parse_json, Reply};
+use super::http::{btvep_error, json_reply, log_outcome, parse_json, Reply};
 use super::pipeline::{self, ChatParams, Message, QueryFields, RequestMeta};
 use super::state::AppState;
 
@@ -56,12 +55,7 @@ pub struct ChatResponse {
 
 /// Handles `POST /chat`.
 pub async fn handle(state: Arc<AppState>, authorization: Option<String>, body: Bytes) -> Reply {
-    let meta = RequestMeta {
-        request_id: new_request_id(),
-        route: "/chat",
-        api_key: super::http::bearer(authorization.as_deref()),
-        started: Instant::now(),
-    };
+    let meta = RequestMeta::new("/chat", authorization.as_deref());
     let (reply, key_id) = match run(&state, &meta, &body).await {
         Ok((r, k)) => (json_reply(200, &r, &meta.request_id), Some(k)),
         Err((e, k)) => (btvep_error(&e, &meta.request_id), k),
@@ -87,13 +81,7 @@ async fn run(
     let params = match parsed {
         Ok(p) => p,
         Err(e) => {
-            // Malformed requests are still logged (with the key, when it is known).
-            let key_id = meta
-                .api_key
-                .as_deref()
-                .and_then(|k| state.store.key_by_secret(k).ok().flatten())
-                .map(|k| k.id);
-            pipeline::log_refusal(state, meta, &ChatParams::default(), key_id, &e);
+            let key_id = pipeline::log_malformed(state, meta, &e);
             return Err((e, key_id));
         }
     };

@@ -6,7 +6,6 @@
 //! `respond_on_first_success`, `timeout`) may be sent as extra body fields and win over `model`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::StreamExt;
 use serde::Deserialize;
@@ -221,12 +220,7 @@ pub async fn chat_completions(
     authorization: Option<String>,
     body: Bytes,
 ) -> Reply {
-    let meta = RequestMeta {
-        request_id: new_request_id(),
-        route: "/v1/chat/completions",
-        api_key: super::http::bearer(authorization.as_deref()),
-        started: Instant::now(),
-    };
+    let meta = RequestMeta::new("/v1/chat/completions", authorization.as_deref());
     let (reply, key_id) = match run(&state, &meta, &body).await {
         Ok((r, k)) => (r, Some(k)),
         Err((refusal, k)) => (
@@ -254,12 +248,7 @@ async fn run(
         match parse_json::<CompletionRequest>(body).and_then(to_params) {
             Ok(p) => p,
             Err(e) => {
-                let key_id = meta
-                    .api_key
-                    .as_deref()
-                    .and_then(|k| state.store.key_by_secret(k).ok().flatten())
-                    .map(|k| k.id);
-                pipeline::log_refusal(state, meta, &ChatParams::default(), key_id, &e);
+                let key_id = pipeline::log_malformed(state, meta, &e);
                 return Err((e.into(), key_id));
             }
         };

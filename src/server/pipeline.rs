@@ -234,6 +234,29 @@ pub fn log_refusal(
     state.logs.records(vec![r]);
 }
 
+/// Logs a request whose body could not be parsed (with the key, when it is known); returns the key id.
+pub fn log_malformed(state: &AppState, meta: &RequestMeta, e: &ApiError) -> Option<u64> {
+    let key_id = meta
+        .api_key
+        .as_deref()
+        .and_then(|k| state.store.key_by_secret(k).ok().flatten())
+        .map(|k| k.id);
+    log_refusal(state, meta, &ChatParams::default(), key_id, e);
+    key_id
+}
+
+impl RequestMeta {
+    /// The facts of a request that just arrived on `route`.
+    pub fn new(route: &'static str, authorization: Option<&str>) -> Self {
+        RequestMeta {
+            request_id: super::http::new_request_id(),
+            route,
+            api_key: super::http::bearer(authorization),
+            started: Instant::now(),
+        }
+    }
+}
+
 /// Runs the admission stages. Refusals are logged here.
 ///
 /// # Errors
