@@ -24,6 +24,8 @@
 //! Inner layers return their own `thiserror` enums ([`config::ConfigError`], [`store::StoreError`],
 //! [`admin::AdminError`]); the CLI edge wraps them with `anyhow` context and prints one line.
 
+#![warn(missing_docs)]
+
 pub mod admin;
 pub mod bittensor;
 pub mod cli;
