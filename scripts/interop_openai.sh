@@ -20,31 +20,8 @@ if ! "$VENV/bin/python" -c 'import openai, requests, prometheus_client' 2>/dev/n
     "$VENV/bin/pip" install --quiet openai requests prometheus_client || fail "pip install failed"
 fi
 
-echo "== building btvep"
-cargo build --locked --bin btvep --quiet || fail "cargo build failed"
-BTVEP="${CARGO_TARGET_DIR:-$ROOT/target}/debug/btvep"
-
-WORK="$(mktemp -d)"
-export BTVEP_CONFIG="$WORK/config.json" BTVEP_DATA_DIR="$WORK/data" RUST_LOG="warn,btvep=info"
-unset HOTKEY_MNEMONIC RATE_LIMITING_ENABLED GLOBAL_RATE_LIMITS OPENAI_FILTER_ENABLED OPENAI_API_KEY
-echo '{"subtensor_network": "ws://127.0.0.1:9"}' > "$BTVEP_CONFIG"
-"$BTVEP" start --devnet 2 --host 127.0.0.1 --port 0 2> "$WORK/server.log" &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null; wait $SERVER 2>/dev/null; rm -rf "$WORK"' EXIT
-
-URL=""
-for _ in $(seq 1 200); do
-    URL="$(sed -n 's/^listening on //p' "$WORK/server.log")"
-    [ -n "$URL" ] && break
-    kill -0 $SERVER 2>/dev/null || { cat "$WORK/server.log"; fail "btvep start exited"; }
-    sleep 0.1
-done
-[ -n "$URL" ] || fail "btvep did not start: $(cat "$WORK/server.log")"
-for _ in $(seq 1 100); do
-    "$VENV/bin/python" -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1] + "/readyz")' "$URL" 2>/dev/null && break
-    sleep 0.1
-done
-echo "== btvep listening on $URL"
+# shellcheck source=scripts/devnet_server.sh
+source "$ROOT/scripts/devnet_server.sh"
 
 KEY="$(cat "$BTVEP_DATA_DIR/devnet/api_key")"
 LIMITED="$("$BTVEP" key create -q -n limited)"

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use warp::hyper::body::Bytes;
 
 use super::error::{ApiError, FailedResponse};
-use super::http::{btvep_error, json_reply, log_outcome, parse_json, Reply};
+use super::http::{btvep_error, finish, json_reply, parse_json, Reply};
 use super::pipeline::{self, ChatParams, Message, QueryFields, RequestMeta};
 use super::state::AppState;
 
@@ -60,15 +60,7 @@ pub async fn handle(state: Arc<AppState>, authorization: Option<String>, body: B
         Ok((r, k)) => (json_reply(200, &r, &meta.request_id), Some(k)),
         Err((e, k)) => (btvep_error(&e, &meta.request_id), k),
     };
-    log_outcome(
-        &state,
-        meta.route,
-        &meta.request_id,
-        key_id,
-        reply.status().as_u16(),
-        meta.started,
-    );
-    reply
+    finish(&state, &meta, key_id, reply)
 }
 
 async fn run(

@@ -10,6 +10,7 @@ use warp::http::{HeaderValue, Response, StatusCode};
 use warp::Filter;
 
 use super::error::ApiError;
+use super::pipeline::RequestMeta;
 use super::state::AppState;
 
 /// Largest accepted request body.
@@ -76,24 +77,19 @@ pub fn add_retry_after(r: &mut Reply, e: &ApiError) {
     }
 }
 
-/// Logs a finished request (never the API key).
-pub fn log_outcome(
-    state: &AppState,
-    route: &str,
-    request_id: &str,
-    key_id: Option<u64>,
-    status: u16,
-    started: std::time::Instant,
-) {
-    state.metrics.http_request(route, status);
+/// Counts and logs a finished request (never the API key), then returns its reply.
+pub fn finish(state: &AppState, meta: &RequestMeta, key_id: Option<u64>, reply: Reply) -> Reply {
+    let status = reply.status().as_u16();
+    state.metrics.http_request(meta.route, status);
     tracing::info!(
-        route,
-        request_id,
+        route = meta.route,
+        request_id = meta.request_id,
         key_id = key_id.map_or(-1, |k| k as i64),
         status,
-        ms = started.elapsed().as_millis() as u64,
+        ms = meta.started.elapsed().as_millis() as u64,
         "request"
     );
+    reply
 }
 
 /// Maps a warp rejection (no route, wrong method, body too large, ...) to an [`ApiError`].

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use warp::hyper::body::Bytes;
 
 use super::error::ApiError;
-use super::http::{json_reply, log_outcome, new_request_id, parse_json, set_header, Reply};
+use super::http::{finish, json_reply, new_request_id, parse_json, set_header, Reply};
 use super::pipeline::{
     self, Admitted, ChatParams, Message, QueryFields, Refusal, RequestMeta, Role, SettleGuard,
 };
@@ -228,15 +228,7 @@ pub async fn chat_completions(
             k,
         ),
     };
-    log_outcome(
-        &state,
-        meta.route,
-        &meta.request_id,
-        key_id,
-        reply.status().as_u16(),
-        meta.started,
-    );
-    reply
+    finish(&state, &meta, key_id, reply)
 }
 
 async fn run(
