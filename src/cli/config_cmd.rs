@@ -7,7 +7,7 @@ use clap::Subcommand;
 use serde_json::{json, Map, Value};
 
 use super::Context;
-use crate::config::{self, ConfigError, Kind, KEYS};
+use crate::config::{self, ConfigError, ConfigFile, Kind, KEYS};
 use crate::output;
 
 fn keys_help() -> String {
@@ -87,11 +87,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         }
         Some(Action::Set { key, value }) => set(ctx, &key, value),
         Some(Action::Unset { key }) => {
-            let mut file = ctx.config_file()?;
-            file.set(&key, Value::Null)?;
-            file.save()?;
+            ConfigFile::update(&ctx.paths.config_file, |file| file.set(&key, Value::Null))?;
             ctx.notify_config_changed();
-            eprintln!("unset {key} in {}", file.path.display());
+            eprintln!("unset {key} in {}", ctx.paths.config_file.display());
             Ok(())
         }
         Some(Action::Path) => Ok(output::print(ctx.paths.config_file.display())?),
@@ -150,9 +148,7 @@ fn set(ctx: &Context, key: &str, value: Option<String>) -> anyhow::Result<()> {
             key: key.into(),
             reason,
         })?;
-    let mut file = ctx.config_file()?;
-    file.set(key, v.clone())?;
-    file.save()?;
+    ConfigFile::update(&ctx.paths.config_file, |file| file.set(key, v.clone()))?;
     ctx.notify_config_changed();
     let shown = if v.is_null() {
         "(unset)".to_string()
@@ -164,7 +160,7 @@ fn set(ctx: &Context, key: &str, value: Option<String>) -> anyhow::Result<()> {
             other => other.to_string(),
         }
     };
-    eprintln!("set {key} = {shown} in {}", file.path.display());
+    eprintln!("set {key} = {shown} in {}", ctx.paths.config_file.display());
     if super::env(spec.env).is_some() {
         eprintln!(
             "note: the environment variable {} is set and overrides the file",

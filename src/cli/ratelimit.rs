@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::key::{edit, find};
 use super::Context;
-use crate::config::{RateLimit, Source};
+use crate::config::{ConfigFile, RateLimit, Source};
 use crate::output;
 use crate::store::KeyPatch;
 
@@ -225,14 +225,15 @@ fn change(
         }
         None => {
             let r = ctx.resolved()?;
-            let mut file = ctx.config_file()?;
-            let mut limits = match file.values.get("global_rate_limits") {
-                Some(v) => crate::config::parse_rate_limits(v).map_err(anyhow::Error::msg)?,
-                None => Vec::new(),
-            };
-            let what = f(&mut limits)?;
-            file.set("global_rate_limits", serde_json::to_value(&limits)?)?;
-            file.save()?;
+            let (what, limits) = ConfigFile::update(&ctx.paths.config_file, |file| {
+                let mut limits = match file.values.get("global_rate_limits") {
+                    Some(v) => crate::config::parse_rate_limits(v).map_err(anyhow::Error::msg)?,
+                    None => Vec::new(),
+                };
+                let what = f(&mut limits)?;
+                file.set("global_rate_limits", serde_json::to_value(&limits)?)?;
+                Ok::<_, anyhow::Error>((what, limits))
+            })?;
             ctx.notify_config_changed();
             eprintln!("{what} (global limits now: {})", describe(&limits));
             if r.source("global_rate_limits") == Source::Env {
@@ -246,9 +247,9 @@ fn change(
 }
 
 fn set_enabled(ctx: &Context, on: bool) -> anyhow::Result<()> {
-    let mut file = ctx.config_file()?;
-    file.set("rate_limiting_enabled", Value::Bool(on))?;
-    file.save()?;
+    ConfigFile::update(&ctx.paths.config_file, |file| {
+        file.set("rate_limiting_enabled", Value::Bool(on))
+    })?;
     ctx.notify_config_changed();
     eprintln!("rate limiting {}", if on { "enabled" } else { "disabled" });
     if super::env("RATE_LIMITING_ENABLED").is_some() {

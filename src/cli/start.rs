@@ -94,10 +94,20 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     };
     if resolved.str("admin_api_key").is_none_or(str::is_empty) {
         // First start: create the dashboard/admin token, stored (0600) in the config file only.
-        let mut file = ConfigFile::load(&source.path)?;
         let token = crate::store::generate_api_key().replacen("btvep-", "btvep-admin-", 1);
-        file.set("admin_api_key", serde_json::Value::String(token))?;
-        file.save()?;
+        ConfigFile::update(&source.path, |file| {
+            // Another writer may have created one meanwhile: keep it.
+            let has = file
+                .values
+                .get("admin_api_key")
+                .and_then(|v| v.as_str())
+                .is_some_and(|s| !s.is_empty());
+            if has {
+                Ok(())
+            } else {
+                file.set("admin_api_key", serde_json::Value::String(token))
+            }
+        })?;
         resolved = source.load()?;
         eprintln!(
             "created an admin token for the dashboard and the /admin API in {}; read it with `btvep config get admin_api_key --reveal`",

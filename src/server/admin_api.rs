@@ -318,34 +318,7 @@ fn patch(v: Value) -> Result<KeyPatch, ApiError> {
 }
 
 fn parse_query(q: &str) -> HashMap<String, String> {
-    q.split('&')
-        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
-        .filter(|(k, _)| !k.is_empty())
-        .map(|(k, v)| (decode(k), decode(v)))
-        .collect()
-}
-
-/// Decodes `application/x-www-form-urlencoded` text.
-fn decode(s: &str) -> String {
-    let s = s.replace('+', " ");
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    form_urlencoded::parse(q.as_bytes()).into_owned().collect()
 }
 
 fn log_filter(q: &HashMap<String, String>) -> Result<LogFilter, ApiError> {
@@ -410,7 +383,7 @@ fn config_view(state: &AppState) -> Result<Value, ApiError> {
 
 fn update_config(state: &AppState, changes: &BTreeMap<String, Value>) -> Result<(), ApiError> {
     let src = state.config_source.as_ref().ok_or(ApiError::Internal)?;
-    let mut file = ConfigFile::load(&src.path).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let mut parsed = Vec::with_capacity(changes.len());
     for (key, value) in changes {
         let spec = config::spec(key)
             .ok_or_else(|| ApiError::BadRequest(format!("unknown config key '{key}'")))?;
@@ -427,12 +400,24 @@ fn update_config(state: &AppState, changes: &BTreeMap<String, Value>) -> Result<
             .kind
             .parse_text(&text)
             .map_err(|reason| ApiError::BadRequest(format!("invalid value for {key}: {reason}")))?;
-        file.set(key, v)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        parsed.push((key.as_str(), v));
     }
-    file.save().map_err(|e| {
+    // One locked read-modify-write for all changes: concurrent PATCHes and CLI writers never lose each
+    // other's changes, and a file that no longer parses is left alone (and reported) rather than replaced.
+    ConfigFile::update(&src.path, |file| {
+        for (key, v) in parsed {
+            file.set(key, v)?;
+        }
+        Ok::<_, config::ConfigError>(())
+    })
+    .map_err(|e| {
         tracing::error!("writing the config failed: {e}");
-        ApiError::Internal
+        match e {
+            config::ConfigError::Corrupt { .. } => ApiError::Conflict(
+                "the config file on disk is corrupt; fix it with `btvep config` first".into(),
+            ),
+            _ => ApiError::Internal,
+        }
     })?;
     state.reload_config();
     Ok(())

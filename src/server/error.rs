@@ -94,6 +94,15 @@ pub enum ApiError {
     /// Every miner failed.
     #[error("All miner responses have failed.")]
     AllMinersFailed(Vec<FailedResponse>),
+    /// The request cannot be applied to the current state (e.g. the config file on disk is corrupt).
+    #[error("{0}")]
+    Conflict(String),
+    /// The client did not send its body within the body-read timeout.
+    #[error("Request body not received within {0} s")]
+    BodyTimeout(u64),
+    /// The client went away before its answer was sent (logged only; nobody reads the reply).
+    #[error("The client closed the connection before the answer was sent")]
+    ClientClosed,
     /// Something broke inside btvep (logged; the client gets a generic message).
     #[error("Internal server error")]
     Internal,
@@ -119,6 +128,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => 415,
             ApiError::MetagraphNotReady => 503,
             ApiError::AllMinersFailed(_) => 502,
+            ApiError::Conflict(_) => 409,
+            ApiError::BodyTimeout(_) => 408,
+            ApiError::ClientClosed => 499,
             ApiError::Internal => 500,
         }
     }
@@ -144,6 +156,8 @@ impl ApiError {
             ApiError::AdminUnauthorized | ApiError::AdminNotFound(_) => "AdminRequest",
             ApiError::MetagraphNotReady => "MetagraphNotReady",
             ApiError::AllMinersFailed(_) => "AllMinersFailed",
+            ApiError::Conflict(_) | ApiError::BodyTimeout(_) => "InvalidRequest",
+            ApiError::ClientClosed => "ClientClosed",
             ApiError::Internal => "InternalError",
         }
     }
@@ -171,6 +185,9 @@ impl ApiError {
             | ApiError::Forbidden(_) => ("invalid_request_error", None),
             ApiError::MetagraphNotReady => ("server_error", Some("service_unavailable")),
             ApiError::AllMinersFailed(_) => ("server_error", Some("all_miners_failed")),
+            ApiError::Conflict(_) | ApiError::BodyTimeout(_) | ApiError::ClientClosed => {
+                ("invalid_request_error", None)
+            }
             ApiError::Internal => ("server_error", None),
         }
     }
@@ -197,7 +214,9 @@ impl ApiError {
     pub fn level(&self) -> tracing::Level {
         match self {
             ApiError::Internal => tracing::Level::ERROR,
-            ApiError::AllMinersFailed(_) | ApiError::MetagraphNotReady => tracing::Level::WARN,
+            ApiError::AllMinersFailed(_) | ApiError::MetagraphNotReady | ApiError::Conflict(_) => {
+                tracing::Level::WARN
+            }
             ApiError::KeyMissing
             | ApiError::KeyInvalid
             | ApiError::KeyDisabled
@@ -215,7 +234,9 @@ impl ApiError {
             | ApiError::AdminNotFound(_)
             | ApiError::MethodNotAllowed
             | ApiError::Forbidden(_)
-            | ApiError::UnsupportedMediaType => tracing::Level::INFO,
+            | ApiError::UnsupportedMediaType
+            | ApiError::BodyTimeout(_)
+            | ApiError::ClientClosed => tracing::Level::INFO,
         }
     }
 

@@ -478,7 +478,9 @@ pub fn get_model(model: String, state: Arc<AppState>, authorization: Option<Stri
     if let Err(e) = check_key(&state, authorization.as_deref()) {
         return openai_error(&e, &id, None);
     }
-    let model = percent_decode(&model);
+    let Some(model) = percent_decode(&model) else {
+        return openai_error(&ApiError::ModelNotFound(model), &id, None);
+    };
     match parse_model(&model) {
         Ok(_) => json_reply(200, &model_object(model.trim()), &id),
         Err(e) => openai_error(&e, &id, None),
@@ -486,22 +488,13 @@ pub fn get_model(model: String, state: Arc<AppState>, authorization: Option<Stri
 }
 
 /// Decodes `%XX` escapes in a path segment (model ids contain `:` and `,`, which clients may escape).
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+///
+/// `None` when the decoded bytes are not UTF-8 (no model has such a name).
+fn percent_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 #[cfg(test)]
@@ -548,8 +541,10 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("uids%3A3%2C7"), "uids:3,7");
-        assert_eq!(percent_decode("top_n:5"), "top_n:5");
-        assert_eq!(percent_decode("bad%zz"), "bad%zz");
+        assert_eq!(percent_decode("uids%3A3%2C7").as_deref(), Some("uids:3,7"));
+        assert_eq!(percent_decode("top_n:5").as_deref(), Some("top_n:5"));
+        assert_eq!(percent_decode("bad%zz").as_deref(), Some("bad%zz"));
+        assert_eq!(percent_decode("%a\u{e9}").as_deref(), Some("%a\u{e9}"));
+        assert_eq!(percent_decode("%ff"), None);
     }
 }

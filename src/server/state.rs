@@ -96,7 +96,7 @@ impl ConfigSource {
     /// # Errors
     /// A corrupt file or invalid value.
     pub fn load(&self) -> anyhow::Result<Resolved> {
-        let file = ConfigFile::load(&self.path)?;
+        let file = ConfigFile::load_for_reload(&self.path)?;
         Ok(Resolved::resolve(&file, crate::cli::env, &self.flags)?)
     }
 }

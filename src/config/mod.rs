@@ -7,16 +7,20 @@
 //! sub-command's own flag such as `start --port`). [`Resolved::source`] tells where each value came from.
 //!
 //! The file keeps the Python btvep's key names, so an existing btvep `config.json` can be copied over.
-//! Because it holds the hotkey mnemonic it is written atomically (temp file + rename) with mode 0600.
+//! Because it holds the hotkey mnemonic it is written atomically with mode 0600, and every change is a
+//! locked read-modify-write ([`ConfigFile::update`]), so concurrent writers never lose each other's changes.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::bittensor::strategy::QueryStrategy;
+
+mod file;
+pub use file::ConfigFile;
 
 /// The string shown in place of a secret value.
 pub const MASK: &str = "********";
@@ -430,123 +434,6 @@ impl fmt::Display for Source {
             Source::Flag => "flag",
         })
     }
-}
-
-/// The raw contents of `config.json`: a JSON object, unknown keys preserved.
-#[derive(Debug, Clone, Default)]
-pub struct ConfigFile {
-    /// Where the file lives.
-    pub path: PathBuf,
-    /// Its key/value pairs.
-    pub values: Map<String, Value>,
-}
-
-impl ConfigFile {
-    /// Reads the file; a missing file is an empty config.
-    ///
-    /// # Errors
-    /// [`ConfigError::Corrupt`] when the file is not a JSON object, [`ConfigError::Io`] when unreadable.
-    pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(ConfigFile {
-                    path: path.to_path_buf(),
-                    values: Map::new(),
-                })
-            }
-            Err(source) => {
-                return Err(ConfigError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
-        };
-        let corrupt = |reason: String| ConfigError::Corrupt {
-            path: path.to_path_buf(),
-            reason,
-        };
-        let values = if text.trim().is_empty() {
-            Map::new()
-        } else {
-            match serde_json::from_str::<Value>(&text) {
-                Ok(Value::Object(m)) => m,
-                Ok(_) => return Err(corrupt("expected a JSON object".into())),
-                Err(e) => return Err(corrupt(e.to_string())),
-            }
-        };
-        Ok(ConfigFile {
-            path: path.to_path_buf(),
-            values,
-        })
-    }
-
-    /// Writes the file atomically (temp file in the same directory + rename), mode 0600.
-    ///
-    /// # Errors
-    /// [`ConfigError::Io`] when the directory or file cannot be written.
-    pub fn save(&self) -> Result<(), ConfigError> {
-        let io = |source| ConfigError::Io {
-            path: self.path.clone(),
-            source,
-        };
-        let dir = self
-            .path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let mut text = serde_json::to_string_pretty(&Value::Object(self.values.clone()))
-            .expect("a JSON map always serializes");
-        text.push('\n');
-        let tmp = dir.join(format!(
-            ".{}.tmp{}",
-            self.path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "config.json".into()),
-            std::process::id()
-        ));
-        write_private(&tmp, text.as_bytes()).map_err(io)?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io(e)
-        })
-    }
-
-    /// Sets a key after checking it is known.
-    ///
-    /// # Errors
-    /// [`ConfigError::UnknownKey`].
-    pub fn set(&mut self, key: &str, value: Value) -> Result<(), ConfigError> {
-        spec(key).ok_or_else(|| ConfigError::UnknownKey(key.into()))?;
-        if value.is_null() {
-            self.values.remove(key);
-        } else {
-            self.values.insert(key.into(), value);
-        }
-        Ok(())
-    }
-}
-
-/// Creates (or truncates) `path` with mode 0600 and writes `bytes`, synced to disk.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    f.write_all(bytes)?;
-    f.sync_all()
 }
 
 /// A fully resolved configuration: every key's value and source.
