@@ -6,7 +6,9 @@
 //! throughput at concurrency 16, see docs/benchmarks.md). Nothing is dropped: when the queue is full the
 //! handler writes synchronously instead. Readers that need to see every earlier write (the admin socket's
 //! key and log queries) call [`LogSink::barrier`] first. [`LogSink::close`] drains the queue at shutdown.
-//! Durability is unchanged: sled itself makes writes durable on its periodic flush.
+//! Durability: each batch is flushed to disk as soon as it is written, so a `kill -9` loses at most the
+//! records and counter increments of the batch being collected ([`BATCH_WINDOW`]) and the one being
+//! written and flushed; SIGTERM loses nothing ([`LogSink::close`] drains the queue before exit).
 
 use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -186,12 +188,18 @@ fn writer(store: Arc<Store>, rx: Receiver<Entry>) {
                 rx.try_recv().ok()
             };
         }
+        let wrote = !records.is_empty() || !counts.is_empty();
         if !records.is_empty() {
             append(&store, &mut records);
             records.clear();
         }
         for (key_id, (api, req)) in counts.drain() {
             count(&store, key_id, api, req);
+        }
+        if wrote {
+            if let Err(e) = store.flush() {
+                tracing::error!("flushing the request log failed: {e}");
+            }
         }
         for done in barriers.drain(..) {
             let _ = done.send(());

@@ -20,6 +20,7 @@ use super::pipeline::{
 use super::state::AppState;
 use crate::bittensor::strategy::QueryStrategy;
 use crate::ratelimit::Decision;
+use crate::store::Reservation;
 
 /// The model id meaning "the default strategy".
 pub const DEFAULT_MODEL: &str = "bittensor";
@@ -325,49 +326,47 @@ async fn stream_reply(
     include_usage: bool,
 ) -> Result<Reply, ApiError> {
     let key = &admitted.key;
-    let plan = match pipeline::plan(state, key, params) {
-        Ok(p) => p,
-        Err(e) => {
-            pipeline::log_refusal(state, meta, params, Some(key.id), &e);
-            return Err(e);
-        }
+    let refused = |e: ApiError| {
+        pipeline::log_refusal(state, meta, params, Some(key.id), &e);
+        state.logs.count(key.id, 1, 0);
+        e
     };
-    let reservation = match pipeline::reserve(state, key, 1) {
-        Ok(r) => r,
-        Err(e) => {
-            pipeline::log_refusal(state, meta, params, Some(key.id), &e);
-            return Err(e);
-        }
-    };
-    let guard = SettleGuard {
-        state: state.clone(),
-        key: key.clone(),
-        reservation,
-        used: 0,
-        armed: true,
-    };
+    let plan = pipeline::plan(state, key, params).map_err(refused)?;
+    let reservation = pipeline::reserve(state, key, 1).map_err(refused)?;
+    // Dropped with this future if the client leaves first: refunds and logs `ClientClosed`.
+    let mut guard = SettleGuard::new(state, key, reservation, meta, params);
     let (roles, messages) = pipeline::synapse_fields(&params.messages);
-    let mut responses = Box::pin(state.dendrite.query_stream(
-        plan.neurons,
-        roles,
-        messages,
-        plan.options,
-    ));
-    let mut seen = Vec::new();
-    let mut winner = None;
-    while let Some(r) = responses.next().await {
-        let ok = r.is_success;
-        seen.push(r);
-        if ok {
-            winner = seen.last().cloned();
-            break;
+    let first_success = async {
+        let mut responses = Box::pin(state.dendrite.query_stream(
+            plan.neurons,
+            roles,
+            messages,
+            plan.options,
+        ));
+        let mut seen = Vec::new();
+        let mut winner = None;
+        while let Some(r) = responses.next().await {
+            let ok = r.is_success;
+            seen.push(r);
+            if ok {
+                winner = seen.last().cloned();
+                break;
+            }
         }
-    }
-    drop(responses); // cancels the rest of the batch
+        (seen, winner) // dropping `responses` cancels the rest of the batch
+    };
+    // The reservation is made durable while the miners work: no chunk is sent before it is on disk.
+    let ((seen, winner), durable) = tokio::join!(
+        first_success,
+        pipeline::durable_if(state, matches!(reservation, Reservation::Reserved(_)))
+    );
     pipeline::log_answers(state, meta, params, key, &seen);
-    let Some(answer) = winner else {
+    let Some(answer) = winner.filter(|_| durable.is_ok()) else {
+        guard.finish(0);
+        durable?;
         return Err(ApiError::AllMinersFailed(pipeline::failed_responses(&seen)));
     };
+    guard.answered();
 
     let id = completion_id();
     let created = chrono::Utc::now().timestamp();

@@ -83,6 +83,9 @@ impl ChatParams {
             if uids.is_empty() {
                 return Err(ApiError::Invalid("uids must not be empty".into()));
             }
+            // A uid listed twice is queried once: repeats must not multiply the work of one request.
+            let mut seen = std::collections::HashSet::with_capacity(uids.len());
+            let uids: Vec<u16> = uids.into_iter().filter(|u| seen.insert(*u)).collect();
             return Ok(Some(QueryStrategy::Uids(uids)));
         }
         match top_n {
@@ -360,6 +363,13 @@ pub fn plan(state: &AppState, key: &ApiKey, params: &ChatParams) -> Result<Plan,
     let neurons = strategy
         .select(&metagraph)
         .map_err(|e| ApiError::BadQuery(e.to_string()))?;
+    if neurons.len() > settings.max_miners_per_request {
+        return Err(ApiError::BadQuery(format!(
+            "this request would query {} miners; at most {} may be queried per request (max_miners_per_request)",
+            neurons.len(),
+            settings.max_miners_per_request
+        )));
+    }
     let timeout = params
         .timeout
         .map(std::time::Duration::from_secs_f64)
@@ -394,8 +404,9 @@ pub fn reserve(state: &AppState, key: &ApiKey, want: i64) -> Result<Reservation,
     }
 }
 
-/// Gives back what a reservation did not use (`used` successful answers delivered).
-pub fn settle(state: &AppState, key: &ApiKey, reservation: Reservation, used: usize) {
+/// Gives back what a reservation did not use (`used` successful answers delivered); returns whether
+/// anything was given back.
+pub fn settle(state: &AppState, key: &ApiKey, reservation: Reservation, used: usize) -> bool {
     if let Reservation::Reserved(n) = reservation {
         let spent = i64::try_from(used).unwrap_or(i64::MAX).min(n);
         state
@@ -406,8 +417,10 @@ pub fn settle(state: &AppState, key: &ApiKey, reservation: Reservation, used: us
             if let Err(e) = state.store.refund_credits(key.id, unused) {
                 tracing::error!(key_id = key.id, unused, "refunding credits failed: {e}");
             }
+            return true;
         }
     }
+    false
 }
 
 /// Writes one log record per miner answer and bumps the key's counters.
@@ -479,6 +492,9 @@ pub fn synapse_fields(messages: &[Message]) -> (Vec<String>, Vec<String>) {
 
 /// Plans, reserves, queries, logs and charges a whole (non-streaming) request.
 ///
+/// The reservation is made durable while the miners are queried, and any refund before the answers
+/// are returned: an answer is only handed back once what it costs is on disk.
+///
 /// # Errors
 /// As [`plan`] and [`reserve`]; [`ApiError::AllMinersFailed`] when no miner answered.
 pub async fn serve(
@@ -488,67 +504,125 @@ pub async fn serve(
     admitted: &Admitted,
 ) -> Result<Served, ApiError> {
     let key = &admitted.key;
-    let plan = match plan(state, key, params) {
-        Ok(p) => p,
-        Err(e) => {
-            log_refusal(state, meta, params, Some(key.id), &e);
-            state.logs.count(key.id, 1, 0);
-            return Err(e);
-        }
+    let refused = |e: ApiError| {
+        log_refusal(state, meta, params, Some(key.id), &e);
+        state.logs.count(key.id, 1, 0);
+        e
     };
-    let reservation = match reserve(state, key, max_successes(&plan)) {
-        Ok(r) => r,
-        Err(e) => {
-            log_refusal(state, meta, params, Some(key.id), &e);
-            state.logs.count(key.id, 1, 0);
-            return Err(e);
-        }
-    };
-    let (roles, messages) = synapse_fields(&params.messages);
+    let mut plan = plan(state, key, params).map_err(refused)?;
+    let reservation = reserve(state, key, max_successes(&plan)).map_err(refused)?;
     let capacity = reservation.capacity();
-    // If the client goes away, the future is dropped here: the guard refunds the whole reservation.
-    let guard = SettleGuard {
-        state: state.clone(),
-        key: key.clone(),
-        reservation,
-        used: 0,
-        armed: true,
-    };
-    let responses = state
-        .dendrite
-        .query(&plan.neurons, &roles, &messages, plan.options)
-        .await;
-    let mut guard = guard;
+    if !plan.options.respond_on_first_success {
+        // Never ask more miners than the key can pay answers for.
+        plan.neurons.truncate(capacity);
+    }
+    let (roles, messages) = synapse_fields(&params.messages);
+    // If the client goes away, the future is dropped here: the guard refunds the whole reservation
+    // and logs the request as closed by the client.
+    let mut guard = SettleGuard::new(state, key, reservation, meta, params);
+    let (responses, durable) = tokio::join!(
+        state
+            .dendrite
+            .query(&plan.neurons, &roles, &messages, plan.options),
+        durable_if(state, matches!(reservation, Reservation::Reserved(_))),
+    );
     let (mut answers, failures): (Vec<_>, Vec<_>) =
         responses.iter().cloned().partition(|r| r.is_success);
     answers.truncate(capacity);
-    guard.used = answers.len();
     log_answers(state, meta, params, key, &responses);
-    drop(guard);
+    if durable.is_err() {
+        guard.finish(0);
+        return Err(ApiError::Internal);
+    }
+    let refunded = guard.finish(answers.len());
+    if durable_if(state, refunded).await.is_err() {
+        return Err(ApiError::Internal);
+    }
     if answers.is_empty() {
         return Err(ApiError::AllMinersFailed(failed_responses(&failures)));
     }
     Ok(Served { answers, failures })
 }
 
-/// Settles a reservation when dropped, so a cancelled request never keeps credits it did not use.
+/// Waits for the store's group commit when `needed` (logged on failure).
+///
+/// # Errors
+/// [`ApiError::Internal`] when the flush failed.
+pub async fn durable_if(state: &AppState, needed: bool) -> Result<(), ApiError> {
+    if !needed {
+        return Ok(());
+    }
+    state.store.durable().await.map_err(|e| {
+        tracing::error!("making a charge durable failed: {e}");
+        ApiError::Internal
+    })
+}
+
+/// Settles a reservation when dropped, so a cancelled request never keeps credits it did not use; a
+/// request dropped before [`SettleGuard::finish`] (the client went away) is also logged and counted
+/// as `ClientClosed`.
 pub struct SettleGuard {
-    /// Shared state.
-    pub state: Arc<AppState>,
-    /// The key charged.
-    pub key: ApiKey,
-    /// What was reserved.
-    pub reservation: Reservation,
+    state: Arc<AppState>,
+    key: ApiKey,
+    reservation: Reservation,
     /// Successful answers delivered so far.
     pub used: usize,
-    /// Whether to settle on drop.
-    pub armed: bool,
+    /// The record written if the request is dropped before it finished.
+    closed: Option<LogRecord>,
+    request_id: String,
+}
+
+impl SettleGuard {
+    /// Guards `reservation` for the request `meta`.
+    pub fn new(
+        state: &Arc<AppState>,
+        key: &ApiKey,
+        reservation: Reservation,
+        meta: &RequestMeta,
+        params: &ChatParams,
+    ) -> Self {
+        let mut closed = base_record(meta, params, Some(key.id));
+        closed.is_api_success = false;
+        closed.api_error = Some(ApiError::ClientClosed.log_code().to_string());
+        SettleGuard {
+            state: state.clone(),
+            key: key.clone(),
+            reservation,
+            used: 0,
+            closed: Some(closed),
+            request_id: meta.request_id.clone(),
+        }
+    }
+
+    /// The request's outcome is known and logged: settles with `used` answers delivered and disarms.
+    /// Returns whether credits were given back (a write that may need to be made durable).
+    pub fn finish(&mut self, used: usize) -> bool {
+        self.closed = None;
+        self.used = used;
+        let refunded = settle(&self.state, &self.key, self.reservation, used);
+        self.reservation = Reservation::Unlimited;
+        refunded
+    }
+
+    /// Marks the request as answered (its outcome logged) without settling yet; dropping the guard
+    /// then settles with [`SettleGuard::used`] and logs nothing more.
+    pub fn answered(&mut self) {
+        self.closed = None;
+    }
 }
 
 impl Drop for SettleGuard {
     fn drop(&mut self) {
-        if self.armed {
-            settle(&self.state, &self.key, self.reservation, self.used);
+        settle(&self.state, &self.key, self.reservation, self.used);
+        if let Some(record) = self.closed.take() {
+            tracing::info!(
+                request_id = self.request_id,
+                key_id = self.key.id,
+                "the client closed the connection before the answer was sent"
+            );
+            self.state.metrics.refusal(ApiError::ClientClosed.log_code());
+            self.state.logs.records(vec![record]);
+            self.state.logs.count(self.key.id, 1, 0);
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct Settings {
     pub default_query_strategy: QueryStrategy,
     /// Default per-miner timeout.
     pub miner_timeout: Duration,
+    /// Most miners one request may query.
+    pub max_miners_per_request: usize,
     /// Token for `/admin` and the dashboard.
     pub admin_api_key: Option<String>,
     /// Whether `/metrics` requires the admin token.
@@ -48,6 +50,7 @@ impl std::fmt::Debug for Settings {
             .field("openai_base_url", &self.openai_base_url)
             .field("default_query_strategy", &self.default_query_strategy)
             .field("miner_timeout", &self.miner_timeout)
+            .field("max_miners_per_request", &self.max_miners_per_request)
             .field(
                 "admin_api_key",
                 &crate::config::mask(self.admin_api_key.as_deref()),
@@ -72,6 +75,7 @@ impl Settings {
                 .to_string(),
             default_query_strategy: r.default_query_strategy(),
             miner_timeout: Duration::from_secs(r.int("miner_timeout").clamp(1, 600) as u64),
+            max_miners_per_request: r.int("max_miners_per_request").clamp(1, 4096) as usize,
             admin_api_key: r
                 .str("admin_api_key")
                 .filter(|k| !k.is_empty())

@@ -14,9 +14,11 @@
 //! through the server's local admin socket (see [`crate::admin`]); [`StoreError::Locked`] is how they learn
 //! they must.
 
+mod durable;
 mod keys;
 mod logs;
 
+pub use durable::GroupCommit;
 pub use keys::{generate_api_key, hash_api_key, ApiKey, KeyPatch, NewKey, Reservation, Spend};
 pub use logs::{LogCursor, LogFilter, LogRecord};
 
@@ -63,6 +65,8 @@ pub struct Store {
     logs_by_key: sled::Tree,
     logs_by_hotkey: sled::Tree,
     meta: sled::Tree,
+    /// Started on first use: the CLI never needs it, the server does on every charged request.
+    group_commit: std::sync::OnceLock<GroupCommit>,
 }
 
 impl std::fmt::Debug for Store {
@@ -96,6 +100,7 @@ impl Store {
             logs_by_key: db.open_tree("logs_by_key")?,
             logs_by_hotkey: db.open_tree("logs_by_hotkey")?,
             meta: db.open_tree("meta")?,
+            group_commit: std::sync::OnceLock::new(),
             db,
         })
     }
@@ -107,6 +112,18 @@ impl Store {
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Waits until every write made before the call is on disk, sharing one flush with every other
+    /// caller waiting at the same time (group commit; see [`GroupCommit`]).
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] when the flush fails.
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        self.group_commit
+            .get_or_init(|| GroupCommit::start(self.db.clone()))
+            .durable()
+            .await
     }
 
     /// Atomically increments a named counter and returns the new value (starting at 1).
