@@ -311,7 +311,8 @@ async fn serve(
         .str("cors_allowed_origins")
         .unwrap_or("*")
         .to_string();
-    server::serve(listener, state.clone(), &cors, shutdown_signal()).await;
+    let limits = server::listener::Limits::from_resolved(&resolved);
+    server::serve(listener, state.clone(), &cors, limits, shutdown_signal()).await;
     eprintln!("shutting down: in-flight requests drained");
     metagraph_task.abort();
     prune_task.abort();

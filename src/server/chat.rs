@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use warp::hyper::body::Bytes;
 
 use super::error::{ApiError, FailedResponse};
-use super::http::{btvep_error, finish, json_reply, parse_json, Reply};
+use super::http::{btvep_error, finish, json_reply, parse_json, read_body, BodyStream, Reply};
 use super::pipeline::{self, ChatParams, Message, QueryFields, RequestMeta};
 use super::state::AppState;
 
@@ -53,10 +52,15 @@ pub struct ChatResponse {
     pub failed_responses: Vec<FailedResponse>,
 }
 
-/// Handles `POST /chat`.
-pub async fn handle(state: Arc<AppState>, authorization: Option<String>, body: Bytes) -> Reply {
+/// Handles `POST /chat`: the key is checked before the body is read.
+pub async fn handle(
+    state: Arc<AppState>,
+    authorization: Option<String>,
+    declared: Option<u64>,
+    body: BodyStream,
+) -> Reply {
     let meta = RequestMeta::new("/chat", authorization.as_deref());
-    let (reply, key_id) = match run(&state, &meta, &body).await {
+    let (reply, key_id) = match run(&state, &meta, declared, body).await {
         Ok((r, k)) => (json_reply(200, &r, &meta.request_id), Some(k)),
         Err((e, k)) => (btvep_error(&e, &meta.request_id), k),
     };
@@ -66,21 +70,28 @@ pub async fn handle(state: Arc<AppState>, authorization: Option<String>, body: B
 async fn run(
     state: &Arc<AppState>,
     meta: &RequestMeta,
-    body: &[u8],
+    declared: Option<u64>,
+    body: BodyStream,
 ) -> Result<(ChatResponse, u64), (ApiError, Option<u64>)> {
-    let parsed: Result<ChatParams, ApiError> =
-        parse_json::<ChatBody>(body).and_then(|b| b.query.into_params(b.messages, None));
+    let key = pipeline::authenticate(state, meta).map_err(|e| (e, None))?;
+    let key_id = key.id;
+    let timeout = state.settings().body_timeout;
+    let parsed: Result<ChatParams, ApiError> = match read_body(declared, body, timeout).await {
+        Ok(body) => {
+            parse_json::<ChatBody>(&body).and_then(|b| b.query.into_params(b.messages, None))
+        }
+        Err(e) => Err(e),
+    };
     let params = match parsed {
         Ok(p) => p,
         Err(e) => {
-            let key_id = pipeline::log_malformed(state, meta, &e);
-            return Err((e, key_id));
+            pipeline::log_malformed(state, meta, &key, &e);
+            return Err((e, Some(key_id)));
         }
     };
-    let admitted = pipeline::admit(state, meta, &params)
+    let admitted = pipeline::admit(state, meta, &params, key)
         .await
-        .map_err(|r| (r.error, None))?;
-    let key_id = admitted.key.id;
+        .map_err(|r| (r.error, Some(key_id)))?;
     let served = pipeline::serve(state, meta, &params, &admitted)
         .await
         .map_err(|e| (e, Some(key_id)))?;

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+use warp::hyper::body::Bytes;
 use serde::Serialize;
 use warp::http::{HeaderValue, Response, StatusCode};
 use warp::Filter;
@@ -18,6 +19,56 @@ pub const MAX_BODY_BYTES: u64 = 1024 * 1024;
 
 /// A complete HTTP reply.
 pub type Reply = warp::reply::Response;
+
+/// A request body not read yet: handlers read it with [`read_body`] once the key has been checked.
+pub type BodyStream =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Bytes, warp::Error>> + Send>>;
+
+/// The request body, unread, with its declared length (absent for chunked bodies).
+pub fn body_stream(
+) -> impl Filter<Extract = (Option<u64>, BodyStream), Error = warp::Rejection> + Clone {
+    warp::header::optional::<u64>("content-length").and(warp::body::stream().map(boxed_body))
+}
+
+fn boxed_body<S, B>(s: S) -> BodyStream
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: warp::Buf,
+{
+    use futures_util::TryStreamExt;
+    Box::pin(s.map_ok(|mut b| b.copy_to_bytes(b.remaining())))
+}
+
+/// Reads a body of at most [`MAX_BODY_BYTES`] (sized or chunked) within `timeout`.
+///
+/// # Errors
+/// [`ApiError::PayloadTooLarge`] as soon as the declared or received size passes the limit,
+/// [`ApiError::BodyTimeout`] when the client is too slow, [`ApiError::BadRequest`] when the
+/// connection breaks mid-body.
+pub async fn read_body(
+    declared: Option<u64>,
+    mut body: BodyStream,
+    timeout: std::time::Duration,
+) -> Result<Bytes, ApiError> {
+    use futures_util::StreamExt;
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+    }
+    let read = async {
+        let mut buf = Vec::with_capacity(declared.unwrap_or(0) as usize);
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("Reading the body failed: {e}")))?;
+            if (buf.len() + chunk.len()) as u64 > MAX_BODY_BYTES {
+                return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(buf))
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(ApiError::BodyTimeout(timeout.as_secs())))
+}
 
 /// Passes the shared state into handlers.
 pub fn with_state(

@@ -6,6 +6,7 @@
 //! - [`chat`]: `POST /chat` (btvep's API).
 //! - [`openai`]: `POST /v1/chat/completions` and `GET /v1/models` (OpenAI's API).
 //! - [`http`]: request ids, body parsing, error rendering, CORS.
+//! - [`listener`]: the accept loop: connection cap, header/idle timeouts, open-file limit.
 //! - [`admin_api`]: the admin API (`/admin/...`), the embedded dashboard (`/dashboard`) and `/metrics`.
 //! - [`error`]: the API error type.
 //! - [`state`]: shared state and reloadable settings.
@@ -19,6 +20,7 @@ pub mod admin_api;
 pub mod chat;
 pub mod error;
 pub mod http;
+pub mod listener;
 pub mod logsink;
 pub mod metagraph_sync;
 pub mod metrics;
@@ -33,7 +35,7 @@ use std::sync::Arc;
 use serde_json::json;
 use warp::Filter;
 
-use self::http::{json_reply, new_request_id, with_state, MAX_BODY_BYTES};
+use self::http::{json_reply, new_request_id, with_state};
 use self::state::AppState;
 
 /// All routes of the API server.
@@ -45,8 +47,7 @@ pub fn routes(
         warp::post()
             .and(with_state(state.clone()))
             .and(warp::header::optional::<String>("authorization"))
-            .and(warp::body::content_length_limit(MAX_BODY_BYTES))
-            .and(warp::body::bytes())
+            .and(http::body_stream())
             .then(chat::handle)
             .recover(http::recover_btvep)
             .unify(),
@@ -56,8 +57,7 @@ pub fn routes(
         warp::post()
             .and(with_state(state.clone()))
             .and(auth())
-            .and(warp::body::content_length_limit(MAX_BODY_BYTES))
-            .and(warp::body::bytes())
+            .and(http::body_stream())
             .then(openai::chat_completions)
             .recover(openai::recover_openai)
             .unify(),
@@ -122,16 +122,15 @@ pub fn routes(
         .unify()
 }
 
-/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests.
+/// Serves the API on `listener` until `shutdown` resolves, then drains in-flight requests; `limits`
+/// bound connections and their timeouts (see [`listener`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     cors_origins: &str,
+    limits: listener::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(routes(state, cors_origins))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    let service = warp::service(routes(state, cors_origins));
+    listener::serve(listener, service, limits, shutdown).await;
 }

@@ -10,10 +10,11 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use warp::hyper::body::Bytes;
 
 use super::error::ApiError;
-use super::http::{finish, json_reply, new_request_id, parse_json, set_header, Reply};
+use super::http::{
+    finish, json_reply, new_request_id, parse_json, read_body, set_header, BodyStream, Reply,
+};
 use super::pipeline::{
     self, Admitted, ChatParams, Message, QueryFields, Refusal, RequestMeta, Role, SettleGuard,
 };
@@ -219,10 +220,11 @@ fn completion_id() -> String {
 pub async fn chat_completions(
     state: Arc<AppState>,
     authorization: Option<String>,
-    body: Bytes,
+    declared: Option<u64>,
+    body: BodyStream,
 ) -> Reply {
     let meta = RequestMeta::new("/v1/chat/completions", authorization.as_deref());
-    let (reply, key_id) = match run(&state, &meta, &body).await {
+    let (reply, key_id) = match run(&state, &meta, declared, body).await {
         Ok((r, k)) => (r, Some(k)),
         Err((refusal, k)) => (
             openai_error(&refusal.error, &meta.request_id, refusal.rate),
@@ -235,20 +237,26 @@ pub async fn chat_completions(
 async fn run(
     state: &Arc<AppState>,
     meta: &RequestMeta,
-    body: &[u8],
+    declared: Option<u64>,
+    body: BodyStream,
 ) -> Result<(Reply, u64), (Refusal, Option<u64>)> {
-    let (params, model, stream, include_usage) =
-        match parse_json::<CompletionRequest>(body).and_then(to_params) {
-            Ok(p) => p,
-            Err(e) => {
-                let key_id = pipeline::log_malformed(state, meta, &e);
-                return Err((e.into(), key_id));
-            }
-        };
-    let admitted = pipeline::admit(state, meta, &params)
+    let key = pipeline::authenticate(state, meta).map_err(|e| (e.into(), None))?;
+    let key_id = key.id;
+    let timeout = state.settings().body_timeout;
+    let parsed = match read_body(declared, body, timeout).await {
+        Ok(body) => parse_json::<CompletionRequest>(&body).and_then(to_params),
+        Err(e) => Err(e),
+    };
+    let (params, model, stream, include_usage) = match parsed {
+        Ok(p) => p,
+        Err(e) => {
+            pipeline::log_malformed(state, meta, &key, &e);
+            return Err((e.into(), Some(key_id)));
+        }
+    };
+    let admitted = pipeline::admit(state, meta, &params, key)
         .await
-        .map_err(|r| (r, None))?;
-    let key_id = admitted.key.id;
+        .map_err(|r| (r, Some(key_id)))?;
     let with_rate = |e: ApiError| {
         (
             Refusal {

@@ -237,15 +237,30 @@ pub fn log_refusal(
     state.logs.records(vec![r]);
 }
 
-/// Logs a request whose body could not be parsed (with the key, when it is known); returns the key id.
-pub fn log_malformed(state: &AppState, meta: &RequestMeta, e: &ApiError) -> Option<u64> {
-    let key_id = meta
-        .api_key
-        .as_deref()
-        .and_then(|k| state.store.key_by_secret(k).ok().flatten())
-        .map(|k| k.id);
-    log_refusal(state, meta, &ChatParams::default(), key_id, e);
-    key_id
+/// Logs and counts a request of a known key whose body could not be read or parsed.
+pub fn log_malformed(state: &AppState, meta: &RequestMeta, key: &ApiKey, e: &ApiError) {
+    log_refusal(state, meta, &ChatParams::default(), Some(key.id), e);
+    state.logs.count(key.id, 1, 0);
+}
+
+/// The first admission stage, run before the body is read so that an unauthenticated client never
+/// makes the server buffer a body: the bearer key must be present and known. Refusals are logged.
+///
+/// # Errors
+/// [`ApiError::KeyMissing`], [`ApiError::KeyInvalid`], [`ApiError::Internal`] for a broken store.
+pub fn authenticate(state: &AppState, meta: &RequestMeta) -> Result<ApiKey, ApiError> {
+    let found = match meta.api_key.as_deref().filter(|k| !k.is_empty()) {
+        None => Err(ApiError::KeyMissing),
+        Some(token) => match state.store.key_by_secret(token) {
+            Ok(Some(key)) => Ok(key),
+            Ok(None) => Err(ApiError::KeyInvalid),
+            Err(e) => Err(ApiError::from(e)),
+        },
+    };
+    if let Err(e) = &found {
+        log_refusal(state, meta, &ChatParams::default(), None, e);
+    }
+    found
 }
 
 impl RequestMeta {
@@ -260,7 +275,7 @@ impl RequestMeta {
     }
 }
 
-/// Runs the admission stages. Refusals are logged here.
+/// Runs the admission stages after [`authenticate`]. Refusals are logged and counted here.
 ///
 /// # Errors
 /// The first stage that refuses.
@@ -268,32 +283,22 @@ pub async fn admit(
     state: &AppState,
     meta: &RequestMeta,
     params: &ChatParams,
+    key: ApiKey,
 ) -> Result<Admitted, Refusal> {
-    let result = admit_inner(state, meta, params).await;
-    if let Err((refusal, key_id)) = &result {
-        log_refusal(state, meta, params, *key_id, &refusal.error);
-        if let Some(id) = key_id {
-            state.logs.count(*id, 1, 0);
-        }
+    let id = key.id;
+    let result = admit_inner(state, params, key).await;
+    if let Err((refusal, _)) = &result {
+        log_refusal(state, meta, params, Some(id), &refusal.error);
+        state.logs.count(id, 1, 0);
     }
     result.map_err(|(r, _)| r)
 }
 
 async fn admit_inner(
     state: &AppState,
-    meta: &RequestMeta,
     params: &ChatParams,
+    key: ApiKey,
 ) -> Result<Admitted, (Refusal, Option<u64>)> {
-    let token = meta
-        .api_key
-        .as_deref()
-        .filter(|k| !k.is_empty())
-        .ok_or((ApiError::KeyMissing.into(), None))?;
-    let key = state
-        .store
-        .key_by_secret(token)
-        .map_err(|e| (ApiError::from(e).into(), None))?
-        .ok_or((ApiError::KeyInvalid.into(), None))?;
     let id = Some(key.id);
     if !key.enabled {
         return Err((ApiError::KeyDisabled.into(), id));

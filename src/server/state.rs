@@ -31,6 +31,8 @@ pub struct Settings {
     pub miner_timeout: Duration,
     /// Most miners one request may query.
     pub max_miners_per_request: usize,
+    /// Time a client has to send a request body.
+    pub body_timeout: Duration,
     /// Token for `/admin` and the dashboard.
     pub admin_api_key: Option<String>,
     /// Whether `/metrics` requires the admin token.
@@ -51,6 +53,7 @@ impl std::fmt::Debug for Settings {
             .field("default_query_strategy", &self.default_query_strategy)
             .field("miner_timeout", &self.miner_timeout)
             .field("max_miners_per_request", &self.max_miners_per_request)
+            .field("body_timeout", &self.body_timeout)
             .field(
                 "admin_api_key",
                 &crate::config::mask(self.admin_api_key.as_deref()),
@@ -76,6 +79,7 @@ impl Settings {
             default_query_strategy: r.default_query_strategy(),
             miner_timeout: Duration::from_secs(r.int("miner_timeout").clamp(1, 600) as u64),
             max_miners_per_request: r.int("max_miners_per_request").clamp(1, 4096) as usize,
+            body_timeout: Duration::from_secs(r.int("body_timeout_seconds").clamp(1, 600) as u64),
             admin_api_key: r
                 .str("admin_api_key")
                 .filter(|k| !k.is_empty())
