@@ -19,6 +19,9 @@ use crate::bittensor::axon::{self, AxonResponse, AxonVerifier};
 use crate::bittensor::keys::Hotkey;
 use crate::bittensor::synapse::{py_float, PROMPTING};
 
+/// How long a caller has to send a request body.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long [`Miner::serve`] lets requests in flight finish after the shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(15);
 
@@ -141,34 +144,47 @@ impl Miner {
                     let miner = miner.clone();
                     async move {
                         let start = Instant::now();
-                        let resp = match read_capped(body, MAX_BODY_BYTES).await {
-                            Some(body) => {
-                                let pairs: Vec<(&str, &str)> = headers
-                                    .iter()
-                                    .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
-                                    .collect();
-                                miner
-                                    .handle(method.as_str(), path.as_str(), &pairs, &body, start)
-                                    .await
+                        let pairs: Vec<(&str, &str)> = headers
+                            .iter()
+                            .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+                            .collect();
+                        // The body is read only once the route, the caller's hotkey, the blacklist and
+                        // the presence of the signature headers have passed.
+                        let body = async {
+                            let read = read_capped(body, MAX_BODY_BYTES);
+                            match tokio::time::timeout(BODY_TIMEOUT, read).await {
+                                Ok(Some(b)) => Ok(b),
+                                Ok(None) => Err(Failure::new(
+                                    413,
+                                    format!("Request body larger than {MAX_BODY_BYTES} bytes"),
+                                    PROMPTING,
+                                )),
+                                Err(_) => Err(Failure::new(
+                                    408,
+                                    format!(
+                                        "Request body not received within {}s",
+                                        BODY_TIMEOUT.as_secs()
+                                    ),
+                                    PROMPTING,
+                                )),
                             }
-                            None => axon::error_response_with(
-                                PROMPTING,
-                                413,
-                                &format!("Request body larger than {MAX_BODY_BYTES} bytes"),
-                                start.elapsed().as_secs_f64(),
-                            ),
                         };
+                        let resp = miner
+                            .respond(method.as_str(), path.as_str(), &pairs, body, start)
+                            .await;
                         to_http(resp)
                     }
                 },
             );
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let server = warp::serve(route)
-            .incoming(listener)
-            .graceful(async move {
+        let server = crate::server::listener::serve(
+            listener,
+            warp::service(route),
+            crate::server::listener::Limits::default(),
+            async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .run();
+            },
+        );
         let mut server = tokio::spawn(server);
         tracing::info!(%addr, hotkey = self.hotkey_ss58(), "miner listening");
         tokio::select! {
@@ -195,6 +211,20 @@ impl Miner {
         path: &str,
         headers: &[(&str, &str)],
         body: &[u8],
+        start: Instant,
+    ) -> AxonResponse {
+        self.respond(method, path, headers, async { Ok(body.to_vec()) }, start)
+            .await
+    }
+
+    /// As [`Miner::handle`], with the body still to be read: `body` is awaited only after the checks
+    /// that need no body passed.
+    async fn respond(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: impl Future<Output = Result<Vec<u8>, Failure>>,
         start: Instant,
     ) -> AxonResponse {
         let mut caller: Option<String> = None;
@@ -239,7 +269,7 @@ impl Miner {
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
-        body: &[u8],
+        body: impl Future<Output = Result<Vec<u8>, Failure>>,
         start: Instant,
         caller: &mut Option<String>,
         uid: &mut Option<u16>,
@@ -267,10 +297,18 @@ impl Miner {
             )
         })?;
         *uid = admission.uid;
+        // Without a signature the request fails verification whatever its body: refuse it unread.
+        let signed = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("bt_header_dendrite_signature"))
+            && headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("bt_header_dendrite_nonce"));
+        let body = if signed { body.await? } else { Vec::new() };
         // 4 and 6: signature over our own hotkey, nonce (replays), then body integrity.
         let req = inner
             .verifier
-            .verify(path, headers.iter().copied(), body)
+            .verify(path, headers.iter().copied(), &body)
             .map_err(Failure::from)?;
         // 5: priority by stake, bounded by the request's timeout.
         let timeout = effective_timeout(head.timeout_secs);

@@ -11,13 +11,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use warp::hyper::body::Bytes;
 use warp::Filter;
 
 use super::error::ApiError;
-use super::http::{
-    btvep_error, json_reply, new_request_id, parse_json, with_state, Reply, MAX_BODY_BYTES,
-};
+use super::http::{btvep_error, json_reply, new_request_id, parse_json, with_state, Reply};
 use super::state::AppState;
 use crate::admin::{execute, is_mutation, Reply as AdminReply, Request};
 use crate::bittensor::strategy::QueryStrategy;
@@ -39,17 +36,17 @@ pub const EDITABLE: &[&str] = &[
     "metrics_require_admin",
 ];
 
-/// Most log records a stats query reads.
-pub const STATS_MAX_RECORDS: usize = 200_000;
+/// Most log records a stats query reads (without their prompts and answers).
+pub const STATS_MAX_RECORDS: usize = 100_000;
+/// Most log records one `/admin/logs` reply carries.
+pub const ADMIN_MAX_LOG_LINES: usize = 1_000;
 
 /// Compares two secrets in time independent of where they differ (both are hashed first, so the length
 /// does not leak either).
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
     let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter()
-        .zip(y.iter())
-        .fold(0u8, |acc, (p, q)| acc | (p ^ q))
-        == 0
+    x.as_slice().ct_eq(y.as_slice()).into()
 }
 
 /// Whether the `Authorization` header carries the admin token.
@@ -78,7 +75,8 @@ pub fn routes(
         .map(|| {
             let mut r = warp::Reply::into_response(warp::reply::html(DASHBOARD_HTML));
             super::http::set_header(&mut r, "cache-control", "no-store");
-            super::http::set_header(&mut r, "content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'");
+            super::http::set_header(&mut r, "content-security-policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'");
+            super::http::set_header(&mut r, "x-frame-options", "DENY");
             r
         });
     let metrics = warp::path!("metrics")
@@ -110,24 +108,26 @@ pub fn routes(
         .and(warp::path::tail())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(auth)
-        .and(
-            warp::body::content_length_limit(MAX_BODY_BYTES)
-                .and(warp::body::bytes())
-                .or(warp::any().map(Bytes::new))
-                .unify(),
-        )
+        .and(super::http::body_stream())
         .and(with_state(state))
         .then(
             |method: warp::http::Method,
              tail: warp::path::Tail,
              query: String,
              a: Option<String>,
-             body: Bytes,
+             declared: Option<u64>,
+             body: super::http::BodyStream,
              s: Arc<AppState>| async move {
                 let id = new_request_id();
+                // The token is checked before the body is read.
                 if !is_admin(&s, a.as_deref()) {
                     return btvep_error(&unauthorized(), &id);
                 }
+                let body =
+                    match super::http::read_body(declared, body, s.settings().body_timeout).await {
+                        Ok(b) => b,
+                        Err(e) => return btvep_error(&e, &id),
+                    };
                 let store_state = s.clone();
                 let path = tail.as_str().trim_end_matches('/').to_string();
                 let result = tokio::task::spawn_blocking(move || {
@@ -354,7 +354,8 @@ fn log_filter(q: &HashMap<String, String>) -> Result<LogFilter, ApiError> {
                     .map_err(|_| ApiError::BadRequest("lines: expected a whole number".into()))
             })
             .transpose()?
-            .unwrap_or(100),
+            .unwrap_or(100)
+            .clamp(1, ADMIN_MAX_LOG_LINES),
         after: None,
     })
 }

@@ -5,9 +5,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
-use warp::hyper::body::Bytes;
 use serde::Serialize;
 use warp::http::{HeaderValue, Response, StatusCode};
+use warp::hyper::body::Bytes;
 use warp::Filter;
 
 use super::error::ApiError;
@@ -57,7 +57,8 @@ pub async fn read_body(
     let read = async {
         let mut buf = Vec::with_capacity(declared.unwrap_or(0) as usize);
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("Reading the body failed: {e}")))?;
+            let chunk =
+                chunk.map_err(|e| ApiError::BadRequest(format!("Reading the body failed: {e}")))?;
             if (buf.len() + chunk.len()) as u64 > MAX_BODY_BYTES {
                 return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
             }

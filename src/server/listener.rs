@@ -63,7 +63,8 @@ impl Limits {
     /// (at most 1,024 descriptors) for the database, miner connections and the admin socket.
     pub fn effective_max_connections(&self, open_file_limit: u64) -> usize {
         let reserve = (open_file_limit / 4).min(1024);
-        let by_files = usize::try_from(open_file_limit.saturating_sub(reserve)).unwrap_or(usize::MAX);
+        let by_files =
+            usize::try_from(open_file_limit.saturating_sub(reserve)).unwrap_or(usize::MAX);
         self.max_connections.min(by_files).max(1)
     }
 }
@@ -199,7 +200,12 @@ pub async fn serve<S>(
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, activity.clone());
-        let io = TokioIo::new(WatchedIo::new(stream, activity.clone(), epoch, limits.idle_timeout));
+        let io = TokioIo::new(WatchedIo::new(
+            stream,
+            activity.clone(),
+            epoch,
+            limits.idle_timeout,
+        ));
         let service = Service {
             inner: service.clone(),
             activity: activity.clone(),
@@ -252,7 +258,10 @@ async fn shed(mut stream: TcpStream) {
 /// (in-flight requests free some) instead of spinning.
 async fn accept_error(e: std::io::Error) {
     use std::io::ErrorKind::*;
-    if matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset) {
+    if matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
         return;
     }
     tracing::warn!("accepting a connection failed: {e}");
@@ -396,10 +405,7 @@ impl AsyncWrite for WatchedIo {
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

@@ -625,7 +625,9 @@ impl Drop for SettleGuard {
                 key_id = self.key.id,
                 "the client closed the connection before the answer was sent"
             );
-            self.state.metrics.refusal(ApiError::ClientClosed.log_code());
+            self.state
+                .metrics
+                .refusal(ApiError::ClientClosed.log_code());
             self.state.logs.records(vec![record]);
             self.state.logs.count(self.key.id, 1, 0);
         }

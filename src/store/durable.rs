@@ -81,11 +81,7 @@ impl GroupCommit {
     /// [`StoreError::Db`] when the flush that covered it failed (or the flusher is gone).
     pub async fn durable(&self) -> Result<(), StoreError> {
         let ticket = self.issued.fetch_add(1, Ordering::SeqCst) + 1;
-        let sent = self
-            .wake
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(());
+        let sent = self.wake.lock().unwrap_or_else(|p| p.into_inner()).send(());
         if sent.is_err() {
             return Err(failure("the group-commit thread is gone"));
         }

@@ -135,8 +135,12 @@ impl Gateway {
     pub fn start_with(home: &Home, extra: &[&str]) -> Self {
         let mut args = vec!["start", "--host", "127.0.0.1", "--port", "0"];
         args.extend_from_slice(extra);
-        let mut child = home
-            .command(&args)
+        Self::spawn(home.command(&args))
+    }
+
+    /// Starts a prepared `btvep start` command and waits for its "listening on" line.
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
