@@ -442,7 +442,7 @@ fn stats(state: &AppState, q: &HashMap<String, String>) -> Result<Value, ApiErro
     let now = Utc::now();
     let start = now - chrono::Duration::seconds(bucket_seconds * buckets);
     state.logs.barrier();
-    let records = state.store.query_logs(&LogFilter {
+    let records = state.store.query_log_summaries(&LogFilter {
         start: Some(start),
         limit: STATS_MAX_RECORDS,
         ..Default::default()

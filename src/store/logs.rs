@@ -49,6 +49,69 @@ pub struct LogRecord {
     pub dest_version: Option<u64>,
 }
 
+/// The most bytes of a prompt or a response a log record keeps; longer texts are cut at a character
+/// boundary and end with a marker saying how long they were.
+pub const LOG_TEXT_MAX_BYTES: usize = 16 * 1024;
+
+/// Cuts `text` to [`LOG_TEXT_MAX_BYTES`] (plus a marker) when it is longer.
+pub fn cap_log_text(text: &mut String) {
+    if text.len() <= LOG_TEXT_MAX_BYTES {
+        return;
+    }
+    let total = text.len();
+    let mut cut = LOG_TEXT_MAX_BYTES;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text.truncate(cut);
+    text.push_str(&format!(" […truncated: {total} bytes in all]"));
+}
+
+/// A log record decoded without its texts (see [`Store::query_log_summaries`]).
+#[derive(Deserialize)]
+struct LogSummary {
+    #[serde(default)]
+    id: u64,
+    timestamp: DateTime<Utc>,
+    api_key_id: Option<u64>,
+    api_request_id: String,
+    #[serde(default)]
+    route: Option<String>,
+    is_api_success: bool,
+    api_error: Option<String>,
+    responder_hotkey: Option<String>,
+    uid: Option<u16>,
+    is_success: Option<bool>,
+    return_code: Option<u16>,
+    elapsed_ms: Option<u64>,
+    src_version: Option<u64>,
+    dest_version: Option<u64>,
+}
+
+impl From<LogSummary> for LogRecord {
+    fn from(s: LogSummary) -> Self {
+        LogRecord {
+            id: s.id,
+            timestamp: s.timestamp,
+            api_key_id: s.api_key_id,
+            api_request_id: s.api_request_id,
+            route: s.route,
+            prompt: None,
+            is_api_success: s.is_api_success,
+            api_error: s.api_error,
+            response: None,
+            responder_hotkey: s.responder_hotkey,
+            uid: s.uid,
+            is_success: s.is_success,
+            return_message: None,
+            return_code: s.return_code,
+            elapsed_ms: s.elapsed_ms,
+            src_version: s.src_version,
+            dest_version: s.dest_version,
+        }
+    }
+}
+
 /// A log query; every filter combines with every other.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LogFilter {
@@ -112,6 +175,9 @@ impl Store {
         let mut by_hotkey = sled::Batch::default();
         for r in records.iter_mut() {
             r.id = self.db.generate_id()?;
+            for text in [&mut r.prompt, &mut r.response].into_iter().flatten() {
+                cap_log_text(text);
+            }
             let tk = time_key(micros(r.timestamp), r.id);
             main.insert(
                 &tk,
@@ -144,6 +210,22 @@ impl Store {
     /// # Errors
     /// [`StoreError::Corrupt`], [`StoreError::Db`].
     pub fn query_logs(&self, f: &LogFilter) -> Result<Vec<LogRecord>, StoreError> {
+        self.scan_logs::<LogRecord>(f)
+    }
+
+    /// As [`Store::query_logs`], without the texts: `prompt`, `response` and `return_message` are
+    /// skipped while decoding (never allocated), for statistics over many records.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`], [`StoreError::Db`].
+    pub fn query_log_summaries(&self, f: &LogFilter) -> Result<Vec<LogRecord>, StoreError> {
+        self.scan_logs::<LogSummary>(f)
+    }
+
+    fn scan_logs<T>(&self, f: &LogFilter) -> Result<Vec<LogRecord>, StoreError>
+    where
+        T: serde::de::DeserializeOwned + Into<LogRecord>,
+    {
         let lo = f.start.map(micros).unwrap_or(0);
         let hi = f.end.map(micros).unwrap_or(u64::MAX);
         // Keys sort newest first: the range runs from `hi` (first) down to `lo` (last).
@@ -193,8 +275,9 @@ impl Store {
             } else {
                 v
             };
-            let r: LogRecord = serde_json::from_slice(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("log record: {e}")))?;
+            let r: LogRecord = serde_json::from_slice::<T>(&bytes)
+                .map_err(|e| StoreError::Corrupt(format!("log record: {e}")))?
+                .into();
             if f.key_id.is_some_and(|k| r.api_key_id != Some(k))
                 || f.responder_hotkey
                     .as_ref()
@@ -223,6 +306,34 @@ impl Store {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn long_texts_are_capped_with_a_marker() {
+        let mut t = "é".repeat(LOG_TEXT_MAX_BYTES); // 2 bytes each
+        cap_log_text(&mut t);
+        assert!(t.len() < LOG_TEXT_MAX_BYTES + 64);
+        assert!(t.ends_with(&format!("[…truncated: {} bytes in all]", 2 * LOG_TEXT_MAX_BYTES)));
+        let mut short = "short".to_string();
+        cap_log_text(&mut short);
+        assert_eq!(short, "short");
+    }
+
+    #[test]
+    fn summaries_skip_the_texts() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let mut r = vec![LogRecord {
+            prompt: Some("p".repeat(100_000)),
+            response: Some("r".into()),
+            ..rec(10, Some(1), Some("hk"))
+        }];
+        s.append_logs(&mut r).unwrap();
+        let full = s.query_logs(&LogFilter::default()).unwrap();
+        assert!(full[0].prompt.as_ref().unwrap().len() < LOG_TEXT_MAX_BYTES + 64);
+        let lite = s.query_log_summaries(&LogFilter::default()).unwrap();
+        assert_eq!((lite[0].prompt.as_ref(), lite[0].response.as_ref()), (None, None));
+        assert_eq!(lite[0].api_key_id, Some(1));
+    }
 
     fn rec(sec: i64, key: Option<u64>, hotkey: Option<&str>) -> LogRecord {
         LogRecord {
