@@ -572,7 +572,7 @@ async fn two_thousand_malformed_requests_get_clean_errors() {
             let path = rng.pick(paths);
             let method = rng.pick(&methods).to_string();
             let body = fuzz_body(&mut rng);
-            let chunked = rng.next() % 4 == 0;
+            let chunked = rng.next().is_multiple_of(4);
             let mut head = Vec::new();
             head.extend_from_slice(method.as_bytes());
             head.push(b' ');

@@ -92,7 +92,9 @@ pub fn raise_open_file_limit() -> u64 {
                 }
             }
         }
-        lim.rlim_cur as u64
+        #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 on every unix
+        let limit = lim.rlim_cur as u64;
+        limit
     }
     #[cfg(not(unix))]
     {

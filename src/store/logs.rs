@@ -312,7 +312,10 @@ mod tests {
         let mut t = "é".repeat(LOG_TEXT_MAX_BYTES); // 2 bytes each
         cap_log_text(&mut t);
         assert!(t.len() < LOG_TEXT_MAX_BYTES + 64);
-        assert!(t.ends_with(&format!("[…truncated: {} bytes in all]", 2 * LOG_TEXT_MAX_BYTES)));
+        assert!(t.ends_with(&format!(
+            "[…truncated: {} bytes in all]",
+            2 * LOG_TEXT_MAX_BYTES
+        )));
         let mut short = "short".to_string();
         cap_log_text(&mut short);
         assert_eq!(short, "short");
@@ -331,7 +334,10 @@ mod tests {
         let full = s.query_logs(&LogFilter::default()).unwrap();
         assert!(full[0].prompt.as_ref().unwrap().len() < LOG_TEXT_MAX_BYTES + 64);
         let lite = s.query_log_summaries(&LogFilter::default()).unwrap();
-        assert_eq!((lite[0].prompt.as_ref(), lite[0].response.as_ref()), (None, None));
+        assert_eq!(
+            (lite[0].prompt.as_ref(), lite[0].response.as_ref()),
+            (None, None)
+        );
         assert_eq!(lite[0].api_key_id, Some(1));
     }
 
