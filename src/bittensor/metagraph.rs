@@ -153,6 +153,34 @@ impl Neuron {
     }
 }
 
+/// The metagraph file, read and written through this one type: `{"netuid": 1, "neurons": [{"uid",
+/// "hotkey", "ip", "port", optional "incentive", "stake", "validator_permit", "coldkey", "active"}]}`.
+#[derive(Debug, Serialize, Deserialize)]
+struct MetagraphFile {
+    #[serde(default)]
+    netuid: u16,
+    neurons: Vec<NeuronEntry>,
+}
+
+/// One neuron of the metagraph file; optional fields may also be `null`.
+#[derive(Debug, Serialize, Deserialize)]
+struct NeuronEntry {
+    uid: u16,
+    hotkey: String,
+    ip: String,
+    port: u16,
+    #[serde(default)]
+    incentive: Option<f64>,
+    #[serde(default)]
+    stake: Option<f64>,
+    #[serde(default)]
+    validator_permit: Option<bool>,
+    #[serde(default)]
+    coldkey: Option<String>,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
 /// A snapshot of one subnet's neurons, sorted by uid.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metagraph {
@@ -238,93 +266,53 @@ impl Metagraph {
             field,
             reason: reason.to_string(),
         };
-        let root: Value = serde_json::from_str(text)
-            .map_err(|e| bad("(document)".into(), &format!("not JSON: {e}")))?;
-        let netuid = match root.get("netuid") {
-            None => 0,
-            Some(v) => v
-                .as_u64()
-                .and_then(|n| u16::try_from(n).ok())
-                .ok_or_else(|| bad("netuid".into(), "expected an integer 0..=65535"))?,
-        };
-        let list = root
-            .get("neurons")
-            .and_then(Value::as_array)
-            .ok_or_else(|| bad("neurons".into(), "required, a list of neurons"))?;
-        let mut neurons = Vec::with_capacity(list.len());
-        for (i, item) in list.iter().enumerate() {
+        let de = &mut serde_json::Deserializer::from_str(text);
+        let file: MetagraphFile = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." {
+                "(document)".to_string()
+            } else {
+                path
+            };
+            bad(field, &e.inner().to_string())
+        })?;
+        let netuid = file.netuid;
+        let mut neurons: Vec<Neuron> = Vec::with_capacity(file.neurons.len());
+        for (i, entry) in file.neurons.into_iter().enumerate() {
             let f = |name: &str| format!("neurons[{i}].{name}");
-            let obj = item
-                .as_object()
-                .ok_or_else(|| bad(format!("neurons[{i}]"), "expected an object"))?;
-            let u16_field = |name: &str| -> Result<u16, MetagraphError> {
-                obj.get(name)
-                    .ok_or_else(|| bad(f(name), "required"))?
-                    .as_u64()
-                    .and_then(|n| u16::try_from(n).ok())
-                    .ok_or_else(|| bad(f(name), "expected an integer 0..=65535"))
-            };
-            let str_field = |name: &str| -> Result<Option<String>, MetagraphError> {
-                match obj.get(name) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(Value::String(s)) => Ok(Some(s.clone())),
-                    Some(_) => Err(bad(f(name), "expected a string")),
-                }
-            };
-            let f64_field = |name: &str| -> Result<f64, MetagraphError> {
-                match obj.get(name) {
-                    None | Some(Value::Null) => Ok(0.0),
-                    Some(v) => v
-                        .as_f64()
-                        .filter(|x| x.is_finite())
-                        .ok_or_else(|| bad(f(name), "expected a number")),
-                }
-            };
-            let bool_field = |name: &str, default: bool| -> Result<bool, MetagraphError> {
-                match obj.get(name) {
-                    None | Some(Value::Null) => Ok(default),
-                    Some(v) => v
-                        .as_bool()
-                        .ok_or_else(|| bad(f(name), "expected true or false")),
-                }
-            };
-            let uid = u16_field("uid")?;
-            let hotkey = str_field("hotkey")?.ok_or_else(|| bad(f("hotkey"), "required"))?;
-            super::keys::ss58_decode(&hotkey).map_err(|e| bad(f("hotkey"), &e.to_string()))?;
-            let ip = str_field("ip")?.ok_or_else(|| bad(f("ip"), "required"))?;
-            let ip_type = if let Ok(v4) = ip.parse::<Ipv4Addr>() {
-                let _ = v4;
+            super::keys::ss58_decode(&entry.hotkey)
+                .map_err(|e| bad(f("hotkey"), &e.to_string()))?;
+            let ip_type = if entry.ip.parse::<Ipv4Addr>().is_ok() {
                 4
-            } else if ip.parse::<Ipv6Addr>().is_ok() {
+            } else if entry.ip.parse::<Ipv6Addr>().is_ok() {
                 6
             } else {
                 return Err(bad(f("ip"), "expected an IPv4 or IPv6 address"));
             };
-            let port = u16_field("port")?;
-            let coldkey = str_field("coldkey")?.unwrap_or_default();
+            let coldkey = entry.coldkey.unwrap_or_default();
             if !coldkey.is_empty() {
                 super::keys::ss58_decode(&coldkey)
                     .map_err(|e| bad(f("coldkey"), &e.to_string()))?;
             }
-            let incentive = f64_field("incentive")?;
+            let incentive = entry.incentive.unwrap_or(0.0);
             if !(0.0..=1.0).contains(&incentive) {
                 return Err(bad(f("incentive"), "expected a number from 0 to 1"));
             }
-            let stake = f64_field("stake")?;
-            if stake < 0.0 {
-                return Err(bad(f("stake"), "must not be negative"));
+            let stake = entry.stake.unwrap_or(0.0);
+            if !stake.is_finite() || stake < 0.0 {
+                return Err(bad(f("stake"), "must be a non-negative number"));
             }
-            if neurons.iter().any(|n: &Neuron| n.uid == uid) {
-                return Err(bad(f("uid"), &format!("duplicate uid {uid}")));
+            if neurons.iter().any(|n| n.uid == entry.uid) {
+                return Err(bad(f("uid"), &format!("duplicate uid {}", entry.uid)));
             }
-            let mut n = Neuron::new(uid, hotkey, ip, port);
+            let mut n = Neuron::new(entry.uid, entry.hotkey, entry.ip, entry.port);
             n.netuid = netuid;
             n.ip_type = ip_type;
             n.coldkey = coldkey;
             n.incentive = incentive;
             n.stake = stake;
-            n.validator_permit = bool_field("validator_permit", false)?;
-            n.active = bool_field("active", true)?;
+            n.validator_permit = entry.validator_permit.unwrap_or(false);
+            n.active = entry.active.unwrap_or(true);
             neurons.push(n);
         }
         neurons.sort_by_key(|n| n.uid);
@@ -338,25 +326,25 @@ impl Metagraph {
 
     /// The metagraph in the file format accepted by [`Metagraph::from_json_str`] (pretty-printed JSON).
     pub fn to_file_json(&self) -> String {
-        let neurons: Vec<Value> = self
-            .neurons
-            .iter()
-            .map(|n| {
-                serde_json::json!({
-                    "uid": n.uid,
-                    "hotkey": n.hotkey,
-                    "ip": n.ip,
-                    "port": n.port,
-                    "incentive": n.incentive,
-                    "stake": n.stake,
-                    "validator_permit": n.validator_permit,
-                    "coldkey": n.coldkey,
-                    "active": n.active,
+        let file = MetagraphFile {
+            netuid: self.netuid,
+            neurons: self
+                .neurons
+                .iter()
+                .map(|n| NeuronEntry {
+                    uid: n.uid,
+                    hotkey: n.hotkey.clone(),
+                    ip: n.ip.clone(),
+                    port: n.port,
+                    incentive: Some(n.incentive),
+                    stake: Some(n.stake),
+                    validator_permit: Some(n.validator_permit),
+                    coldkey: Some(n.coldkey.clone()),
+                    active: Some(n.active),
                 })
-            })
-            .collect();
-        let doc = serde_json::json!({ "netuid": self.netuid, "neurons": neurons });
-        serde_json::to_string_pretty(&doc).unwrap_or_default()
+                .collect(),
+        };
+        serde_json::to_string_pretty(&file).unwrap_or_default()
     }
 
     /// Decode a `state_call` result of `NeuronInfoRuntimeApi_get_neurons_lite` (both the 2023 `Vec<u8>`-wrapped and
@@ -465,43 +453,89 @@ async fn rpc_call(ws: &mut Ws, id: u64, method: &str, params: Value) -> Result<V
     Err("connection closed before the answer".into())
 }
 
-/// SCALE cursor over a byte slice.
-struct Cursor<'a>(&'a [u8]);
+/// `AxonInfo` as the runtime encodes it.
+#[derive(Decode)]
+struct AxonInfoScale {
+    _block: u64,
+    version: u32,
+    ip: u128,
+    port: u16,
+    ip_type: u8,
+    protocol: u8,
+    _placeholder1: u8,
+    _placeholder2: u8,
+}
 
-impl Cursor<'_> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], MetagraphError> {
-        if self.0.len() < n {
-            return Err(MetagraphError::Scale(format!(
-                "truncated while reading {what}"
-            )));
+/// `PrometheusInfo` (decoded and dropped: btvep does not use it).
+#[derive(Decode)]
+struct PrometheusInfoScale {
+    _block: u64,
+    _version: u32,
+    _ip: u128,
+    _port: u16,
+    _ip_type: u8,
+}
+
+/// `NeuronInfoLite` as the runtime encodes it (the field order is the SCALE layout).
+#[derive(Decode)]
+struct NeuronInfoLiteScale {
+    hotkey: [u8; 32],
+    coldkey: [u8; 32],
+    #[codec(compact)]
+    uid: u16,
+    #[codec(compact)]
+    netuid: u16,
+    active: bool,
+    axon_info: AxonInfoScale,
+    _prometheus_info: PrometheusInfoScale,
+    stake: Vec<([u8; 32], Compact<u64>)>,
+    #[codec(compact)]
+    rank: u16,
+    #[codec(compact)]
+    emission: u64,
+    #[codec(compact)]
+    incentive: u16,
+    #[codec(compact)]
+    consensus: u16,
+    #[codec(compact)]
+    trust: u16,
+    #[codec(compact)]
+    validator_trust: u16,
+    #[codec(compact)]
+    dividends: u16,
+    #[codec(compact)]
+    last_update: u64,
+    validator_permit: bool,
+    #[codec(compact)]
+    pruning_score: u16,
+}
+
+impl From<NeuronInfoLiteScale> for Neuron {
+    fn from(n: NeuronInfoLiteScale) -> Self {
+        let stake_rao: u128 = n.stake.iter().map(|(_, a)| u128::from(a.0)).sum();
+        Neuron {
+            uid: n.uid,
+            netuid: n.netuid,
+            hotkey: ss58_encode(&n.hotkey),
+            coldkey: ss58_encode(&n.coldkey),
+            active: n.active,
+            ip: ip_text(n.axon_info.ip),
+            port: n.axon_info.port,
+            ip_type: n.axon_info.ip_type,
+            protocol: n.axon_info.protocol,
+            axon_version: n.axon_info.version,
+            stake: stake_rao as f64 / RAO_PER_TAO,
+            rank: u16_norm(n.rank),
+            emission: n.emission as f64 / RAO_PER_TAO,
+            incentive: u16_norm(n.incentive),
+            consensus: u16_norm(n.consensus),
+            trust: u16_norm(n.trust),
+            validator_trust: u16_norm(n.validator_trust),
+            dividends: u16_norm(n.dividends),
+            last_update: n.last_update,
+            validator_permit: n.validator_permit,
+            pruning_score: n.pruning_score,
         }
-        let (head, tail) = self.0.split_at(n);
-        self.0 = tail;
-        Ok(head)
-    }
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N], MetagraphError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(N, what)?);
-        Ok(a)
-    }
-    fn bool(&mut self, what: &str) -> Result<bool, MetagraphError> {
-        match self.take(1, what)?[0] {
-            0 => Ok(false),
-            1 => Ok(true),
-            b => Err(MetagraphError::Scale(format!(
-                "{what}: invalid bool byte {b}"
-            ))),
-        }
-    }
-    fn compact<T>(&mut self, what: &str) -> Result<T, MetagraphError>
-    where
-        Compact<T>: Decode,
-    {
-        let mut input = self.0;
-        let v = Compact::<T>::decode(&mut input)
-            .map_err(|e| MetagraphError::Scale(format!("{what}: {e}")))?;
-        self.0 = input;
-        Ok(v.0)
     }
 }
 
@@ -519,82 +553,24 @@ fn u16_norm(v: u16) -> f64 {
 
 /// Decode SCALE `Vec<NeuronInfoLite>`, unwrapping a `Vec<u8>` wrapper when its length prefix covers the rest.
 fn decode_neurons_lite(bytes: &[u8]) -> Result<Vec<Neuron>, MetagraphError> {
-    let mut cur = Cursor(bytes);
-    let mut inner = cur.0;
+    let mut input = bytes;
+    let mut inner = bytes;
     if let Ok(len) = <Compact<u32>>::decode(&mut inner) {
         if len.0 as usize == inner.len() && !inner.is_empty() {
-            cur = Cursor(inner);
+            input = inner;
         }
     }
-    let count = cur.compact::<u32>("neuron count")?;
-    // Each neuron is at least ~130 bytes; refuse absurd counts before allocating.
-    if count as usize > cur.0.len() / 100 + 1 {
+    // parity-scale-codec bounds its pre-allocation by the input left, so a huge count cannot exhaust memory.
+    let neurons = <Vec<NeuronInfoLiteScale>>::decode(&mut input)
+        .map_err(|e| MetagraphError::Scale(e.to_string()))?;
+    if !input.is_empty() {
         return Err(MetagraphError::Scale(format!(
-            "neuron count {count} exceeds the data"
+            "{} trailing bytes after {} neurons",
+            input.len(),
+            neurons.len()
         )));
     }
-    let mut out = Vec::with_capacity(count as usize);
-    for i in 0..count {
-        let w = |f: &str| format!("neuron {i} {f}");
-        let hotkey = cur.array::<32>(&w("hotkey"))?;
-        let coldkey = cur.array::<32>(&w("coldkey"))?;
-        let uid = cur.compact::<u16>(&w("uid"))?;
-        let netuid = cur.compact::<u16>(&w("netuid"))?;
-        let active = cur.bool(&w("active"))?;
-        let _block = u64::from_le_bytes(cur.array::<8>(&w("axon block"))?);
-        let axon_version = u32::from_le_bytes(cur.array::<4>(&w("axon version"))?);
-        let ip = u128::from_le_bytes(cur.array::<16>(&w("axon ip"))?);
-        let port = u16::from_le_bytes(cur.array::<2>(&w("axon port"))?);
-        let [ip_type, protocol, _p1, _p2] = cur.array::<4>(&w("axon tail"))?;
-        cur.take(31, &w("prometheus_info"))?;
-        let stakers = cur.compact::<u32>(&w("stake count"))?;
-        let mut stake_rao: u128 = 0;
-        for _ in 0..stakers {
-            cur.take(32, &w("stake coldkey"))?;
-            let amount = cur.compact::<u64>(&w("stake amount"))?;
-            stake_rao += u128::from(amount);
-        }
-        let rank = cur.compact::<u16>(&w("rank"))?;
-        let emission = cur.compact::<u64>(&w("emission"))?;
-        let incentive = cur.compact::<u16>(&w("incentive"))?;
-        let consensus = cur.compact::<u16>(&w("consensus"))?;
-        let trust = cur.compact::<u16>(&w("trust"))?;
-        let validator_trust = cur.compact::<u16>(&w("validator_trust"))?;
-        let dividends = cur.compact::<u16>(&w("dividends"))?;
-        let last_update = cur.compact::<u64>(&w("last_update"))?;
-        let validator_permit = cur.bool(&w("validator_permit"))?;
-        let pruning_score = cur.compact::<u16>(&w("pruning_score"))?;
-        out.push(Neuron {
-            uid,
-            netuid,
-            hotkey: ss58_encode(&hotkey),
-            coldkey: ss58_encode(&coldkey),
-            active,
-            ip: ip_text(ip),
-            port,
-            ip_type,
-            protocol,
-            axon_version,
-            stake: stake_rao as f64 / RAO_PER_TAO,
-            rank: u16_norm(rank),
-            emission: emission as f64 / RAO_PER_TAO,
-            incentive: u16_norm(incentive),
-            consensus: u16_norm(consensus),
-            trust: u16_norm(trust),
-            validator_trust: u16_norm(validator_trust),
-            dividends: u16_norm(dividends),
-            last_update,
-            validator_permit,
-            pruning_score,
-        });
-    }
-    if !cur.0.is_empty() {
-        return Err(MetagraphError::Scale(format!(
-            "{} trailing bytes after {count} neurons",
-            cur.0.len()
-        )));
-    }
-    Ok(out)
+    Ok(neurons.into_iter().map(Neuron::from).collect())
 }
 
 #[cfg(test)]
@@ -637,7 +613,8 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("neurons[0].hotkey"), "{e}");
         let e = Metagraph::from_json_str(r#"{"neurons":[{"uid":0,"hotkey":"5DSaCVFqgnnk3sghDdeJhMsEwksg9FKLA34cgdk5BkGUFjY4","port":1}]}"#).unwrap_err();
-        assert!(e.to_string().contains("neurons[0].ip: required"), "{e}");
+        assert!(e.to_string().contains("neurons[0]"), "{e}");
+        assert!(e.to_string().contains("missing field `ip`"), "{e}");
         assert!(Metagraph::from_json_str("{}")
             .unwrap_err()
             .to_string()
