@@ -51,6 +51,17 @@ pub fn configured_hotkey(r: &Resolved) -> anyhow::Result<Option<(Hotkey, String)
     if let Some(m) = r.str("hotkey_mnemonic").filter(|m| !m.is_empty()) {
         return Ok(Some((Hotkey::from_mnemonic(m)?, "hotkey_mnemonic".into())));
     }
+    if let Some(path) = r.str("hotkey_mnemonic_file").filter(|p| !p.is_empty()) {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading hotkey_mnemonic_file {path}"))?;
+        let phrase = text.trim();
+        crate::config::check_mnemonic(phrase)
+            .map_err(|reason| anyhow::anyhow!("hotkey_mnemonic_file {path}: {reason}"))?;
+        return Ok(Some((
+            Hotkey::from_mnemonic(phrase)?,
+            format!("hotkey_mnemonic_file {path}"),
+        )));
+    }
     if let Some(name) = r.str("wallet_name").filter(|n| !n.is_empty()) {
         let hotkey = r.str("wallet_hotkey").unwrap_or("default");
         let path = r

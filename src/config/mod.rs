@@ -80,6 +80,13 @@ pub const KEYS: &[KeySpec] = &[
         doc: "BIP39 mnemonic of the validator hotkey that signs miner queries (secret)",
     },
     KeySpec {
+        name: "hotkey_mnemonic_file",
+        kind: Kind::Path,
+        default: "null",
+        env: "BTVEP_HOTKEY_MNEMONIC_FILE",
+        doc: "a file holding the hotkey mnemonic (e.g. a systemd credential), read when hotkey_mnemonic is unset",
+    },
+    KeySpec {
         name: "wallet_name",
         kind: Kind::Text,
         default: "null",
