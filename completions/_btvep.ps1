@@ -35,6 +35,8 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the API server')
             [CompletionResult]::new('metagraph', 'metagraph', [CompletionResultType]::ParameterValue, 'Show the subnet''s miners (uid, hotkey, axon, incentive, stake)')
             [CompletionResult]::new('miner', 'miner', [CompletionResultType]::ParameterValue, 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file')
+            [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Load a backup into an empty data dir (the server must be stopped)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -468,6 +470,30 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'btvep;backup' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
+            [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Override a config value for this invocation (highest precedence); repeatable')
+            [CompletionResult]::new('--with-logs', '--with-logs', [CompletionResultType]::ParameterName, 'Include the request log (prompts and answers); without it only keys, balances and counters')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the summary as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'btvep;restore' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
+            [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Override a config value for this invocation (highest precedence); repeatable')
+            [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Restore into a data dir that already holds keys or logs (they are replaced)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the summary as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'btvep;completions' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
@@ -486,6 +512,8 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the API server')
             [CompletionResult]::new('metagraph', 'metagraph', [CompletionResultType]::ParameterValue, 'Show the subnet''s miners (uid, hotkey, axon, incentive, stake)')
             [CompletionResult]::new('miner', 'miner', [CompletionResultType]::ParameterValue, 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file')
+            [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Load a backup into an empty data dir (the server must be stopped)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -573,6 +601,12 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             break
         }
         'btvep;help;miner' {
+            break
+        }
+        'btvep;help;backup' {
+            break
+        }
+        'btvep;help;restore' {
             break
         }
         'btvep;help;completions' {

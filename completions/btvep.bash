@@ -16,6 +16,9 @@ _btvep() {
             ",$1")
                 cmd="btvep"
                 ;;
+            btvep,backup)
+                cmd="btvep__subcmd__backup"
+                ;;
             btvep,completions)
                 cmd="btvep__subcmd__completions"
                 ;;
@@ -39,6 +42,9 @@ _btvep() {
                 ;;
             btvep,ratelimit)
                 cmd="btvep__subcmd__ratelimit"
+                ;;
+            btvep,restore)
+                cmd="btvep__subcmd__restore"
                 ;;
             btvep,start)
                 cmd="btvep__subcmd__start"
@@ -73,6 +79,9 @@ _btvep() {
             btvep__subcmd__config__subcmd__help,unset)
                 cmd="btvep__subcmd__config__subcmd__help__subcmd__unset"
                 ;;
+            btvep__subcmd__help,backup)
+                cmd="btvep__subcmd__help__subcmd__backup"
+                ;;
             btvep__subcmd__help,completions)
                 cmd="btvep__subcmd__help__subcmd__completions"
                 ;;
@@ -96,6 +105,9 @@ _btvep() {
                 ;;
             btvep__subcmd__help,ratelimit)
                 cmd="btvep__subcmd__help__subcmd__ratelimit"
+                ;;
+            btvep__subcmd__help,restore)
+                cmd="btvep__subcmd__help__subcmd__restore"
                 ;;
             btvep__subcmd__help,start)
                 cmd="btvep__subcmd__help__subcmd__start"
@@ -239,8 +251,34 @@ _btvep() {
 
     case "${cmd}" in
         btvep)
-            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs start metagraph miner completions help"
+            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs start metagraph miner backup restore completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__backup)
+            opts="-h -V --with-logs --json --config --data-dir --set --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -505,8 +543,22 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help)
-            opts="config key ratelimit logs start metagraph miner completions help"
+            opts="config key ratelimit logs start metagraph miner backup restore completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -843,6 +895,20 @@ _btvep() {
         btvep__subcmd__help__subcmd__ratelimit__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1739,6 +1805,32 @@ _btvep() {
         btvep__subcmd__ratelimit__subcmd__status)
             opts="-h -V --json --config --data-dir --set --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__restore)
+            opts="-h -V --force --json --config --data-dir --set --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

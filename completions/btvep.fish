@@ -36,6 +36,8 @@ complete -c btvep -n "__fish_btvep_needs_command" -f -a "logs" -d 'Show the requ
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "start" -d 'Run the API server'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
+complete -c btvep -n "__fish_btvep_needs_command" -f -a "backup" -d 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file'
+complete -c btvep -n "__fish_btvep_needs_command" -f -a "restore" -d 'Load a backup into an empty data dir (the server must be stopped)'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c btvep -n "__fish_btvep_using_subcommand config; and not __fish_seen_subcommand_from get set unset path help" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
@@ -262,20 +264,36 @@ complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.al
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.force_validator_permit -d 'Only allow callers holding a validator permit'
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -s h -l help -d 'Print help'
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -s V -l version -d 'Print version'
+complete -c btvep -n "__fish_btvep_using_subcommand backup" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand backup" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand backup" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
+complete -c btvep -n "__fish_btvep_using_subcommand backup" -l with-logs -d 'Include the request log (prompts and answers); without it only keys, balances and counters'
+complete -c btvep -n "__fish_btvep_using_subcommand backup" -l json -d 'Print the summary as JSON'
+complete -c btvep -n "__fish_btvep_using_subcommand backup" -s h -l help -d 'Print help'
+complete -c btvep -n "__fish_btvep_using_subcommand backup" -s V -l version -d 'Print version'
+complete -c btvep -n "__fish_btvep_using_subcommand restore" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand restore" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand restore" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
+complete -c btvep -n "__fish_btvep_using_subcommand restore" -l force -d 'Restore into a data dir that already holds keys or logs (they are replaced)'
+complete -c btvep -n "__fish_btvep_using_subcommand restore" -l json -d 'Print the summary as JSON'
+complete -c btvep -n "__fish_btvep_using_subcommand restore" -s h -l help -d 'Print help'
+complete -c btvep -n "__fish_btvep_using_subcommand restore" -s V -l version -d 'Print version'
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "config" -d 'Show or change configuration (config.json)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "key" -d 'Create, list, edit and delete API keys'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "ratelimit" -d 'Show and change rate limits (global or per key)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "logs" -d 'Show the request log'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "start" -d 'Run the API server'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "config" -d 'Show or change configuration (config.json)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "key" -d 'Create, list, edit and delete API keys'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "ratelimit" -d 'Show and change rate limits (global or per key)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "logs" -d 'Show the request log'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "start" -d 'Run the API server'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "backup" -d 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "restore" -d 'Load a backup into an empty data dir (the server must be stopped)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print one value'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a value in the config file (type-checked and validated)'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "unset" -d 'Remove a value from the config file (back to its default)'

@@ -48,6 +48,13 @@ pub enum Request {
     QueryLogs(LogFilter),
     /// The config file changed; a running server reloads it.
     ConfigChanged,
+    /// Write a consistent backup of the store to a file (created with mode 0600; must not exist).
+    Backup {
+        /// Where to write it (absolute: the server may run elsewhere in the file system).
+        path: PathBuf,
+        /// Include the request log.
+        with_logs: bool,
+    },
 }
 
 /// The successful result of a [`Request`].
@@ -69,6 +76,8 @@ pub enum Reply {
     Keys(Vec<ApiKey>),
     /// Log records.
     Logs(Vec<LogRecord>),
+    /// What a backup holds.
+    Backup(crate::store::backup::BackupSummary),
 }
 
 /// Errors of the admin layer, as a CLI sees them.
@@ -116,7 +125,38 @@ pub fn execute(store: &Store, req: &Request) -> Result<Reply, AdminError> {
         Request::EditKey { id, patch } => Reply::Key(store.edit_key(*id, patch)?.public()),
         Request::DeleteKey { id } => Reply::Key(store.delete_key(*id)?.public()),
         Request::QueryLogs(filter) => Reply::Logs(store.query_logs(filter)?),
+        Request::Backup { path, with_logs } => {
+            Reply::Backup(write_backup_file(store, path, *with_logs)?)
+        }
     })
+}
+
+/// Writes a backup to a new file with mode 0600, fsynced; a partly written file is removed.
+fn write_backup_file(
+    store: &Store,
+    path: &Path,
+    with_logs: bool,
+) -> Result<crate::store::backup::BackupSummary, AdminError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |e: std::io::Error| AdminError::Invalid(format!("{}: {e}", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(fail)?;
+    let mut out = std::io::BufWriter::new(file);
+    let written = store.write_backup(&mut out, with_logs).and_then(|summary| {
+        out.into_inner()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?
+            .sync_all()
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        Ok(summary)
+    });
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(written?)
 }
 
 /// How CLI commands reach the store: directly, or through a running server's admin socket.
@@ -176,9 +216,12 @@ fn call_socket(socket: &Path, req: &Request) -> Result<Reply, AdminError> {
     let io =
         |e: std::io::Error| AdminError::Internal(format!("admin socket {}: {e}", socket.display()));
     let mut stream = UnixStream::connect(socket).map_err(io)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(io)?;
+    // A backup of a large log takes as long as it takes; everything else answers in well under 30 s.
+    let timeout = match req {
+        Request::Backup { .. } => Duration::from_secs(3600),
+        _ => Duration::from_secs(30),
+    };
+    stream.set_read_timeout(Some(timeout)).map_err(io)?;
     let mut line = serde_json::to_vec(req).expect("requests always serialize");
     line.push(b'\n');
     stream.write_all(&line).map_err(io)?;
@@ -316,5 +359,6 @@ pub fn op_name(req: &Request) -> &'static str {
         Request::DeleteKey { .. } => "delete_key",
         Request::QueryLogs(_) => "query_logs",
         Request::ConfigChanged => "config_changed",
+        Request::Backup { .. } => "backup",
     }
 }

@@ -10,6 +10,7 @@ use crate::admin::Backend;
 use crate::config::{ConfigFile, Resolved};
 use crate::paths::Paths;
 
+pub mod backup;
 pub mod completions;
 pub mod config_cmd;
 pub mod docs;
@@ -58,6 +59,10 @@ pub enum Command {
     Metagraph(metagraph::Args),
     /// Run a Prompting miner (axon) backed by an OpenAI-compatible model server
     Miner(Box<miner::Args>),
+    /// Write a consistent backup of keys, balances and counters (and optionally the log) to a file
+    Backup(backup::BackupArgs),
+    /// Load a backup into an empty data dir (the server must be stopped)
+    Restore(backup::RestoreArgs),
     /// Print a shell completion script
     Completions(completions::Args),
 }
@@ -148,6 +153,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Start(args) => start::run(&ctx, args),
         Command::Metagraph(args) => metagraph::run(&ctx, args),
         Command::Miner(args) => miner::run(&ctx, *args),
+        Command::Backup(args) => backup::backup(&ctx, args),
+        Command::Restore(args) => backup::restore(&ctx, args),
         Command::Completions(_) => unreachable!("handled above"),
     }
 }

@@ -297,6 +297,7 @@ async fn serve(
                 crate::admin::Request::QueryLogs(_)
                     | crate::admin::Request::FindKey { .. }
                     | crate::admin::Request::ListKeys
+                    | crate::admin::Request::Backup { .. }
             ) {
                 barrier_state.logs.barrier();
             }

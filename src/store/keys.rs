@@ -208,6 +208,7 @@ impl Store {
             api_key_hash: hex::encode(hash),
         };
         let bytes = encode(&record);
+        let _gate = self.key_gate.read().unwrap_or_else(|p| p.into_inner());
         (&self.keys, &self.key_hashes).transaction(|(keys, hashes)| {
             keys.insert(&id.to_be_bytes(), bytes.as_slice())?;
             hashes.insert(&hash, &id.to_be_bytes())?;
@@ -270,6 +271,7 @@ impl Store {
     /// Returns the record before and after.
     fn update_key(&self, id: u64, f: impl Fn(&mut ApiKey)) -> Result<(ApiKey, ApiKey), StoreError> {
         let mut corrupt = None;
+        let _gate = self.key_gate.read().unwrap_or_else(|p| p.into_inner());
         let old = self.keys.fetch_and_update(id.to_be_bytes(), |old| {
             let old = old?;
             match decode(old) {
@@ -311,6 +313,7 @@ impl Store {
     /// # Errors
     /// [`StoreError::NotFound`], [`StoreError::Corrupt`], [`StoreError::Db`].
     pub fn delete_key(&self, id: u64) -> Result<ApiKey, StoreError> {
+        let _gate = self.key_gate.read().unwrap_or_else(|p| p.into_inner());
         let deleted = (&self.keys, &self.key_hashes).transaction(|(keys, hashes)| {
             let Some(old) = keys.remove(&id.to_be_bytes())? else {
                 return sled::transaction::abort(StoreError::NotFound(format!(

@@ -170,14 +170,24 @@ impl Store {
     /// # Errors
     /// [`StoreError::Db`].
     pub fn append_logs(&self, records: &mut [LogRecord]) -> Result<(), StoreError> {
-        let mut main = sled::Batch::default();
-        let mut by_key = sled::Batch::default();
-        let mut by_hotkey = sled::Batch::default();
         for r in records.iter_mut() {
             r.id = self.db.generate_id()?;
             for text in [&mut r.prompt, &mut r.response].into_iter().flatten() {
                 cap_log_text(text);
             }
+        }
+        self.insert_logs(records)
+    }
+
+    /// Writes records as they are (ids included) with their index entries, in one batch per tree.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`].
+    pub(crate) fn insert_logs(&self, records: &[LogRecord]) -> Result<(), StoreError> {
+        let mut main = sled::Batch::default();
+        let mut by_key = sled::Batch::default();
+        let mut by_hotkey = sled::Batch::default();
+        for r in records {
             let tk = time_key(micros(r.timestamp), r.id);
             main.insert(
                 &tk,

@@ -8,15 +8,17 @@
 //! | `logs` | timestamp µs BE ‖ record id BE | [`LogRecord`] as JSON |
 //! | `logs_by_key` | key id BE ‖ timestamp µs BE ‖ record id BE | empty |
 //! | `logs_by_hotkey` | hotkey UTF-8 ‖ 0x00 ‖ timestamp µs BE ‖ record id BE | empty |
-//! | `meta` | counter name | u64 big-endian |
+//! | `meta` | counter name (and `format_version`, see [`version`]) | u64 big-endian |
 //!
 //! sled lets one process open a database at a time. While `btvep start` holds it, CLI commands reach it
 //! through the server's local admin socket (see [`crate::admin`]); [`StoreError::Locked`] is how they learn
 //! they must.
 
+pub mod backup;
 mod durable;
 mod keys;
 mod logs;
+pub mod version;
 
 pub use durable::GroupCommit;
 pub use keys::{generate_api_key, hash_api_key, ApiKey, KeyPatch, NewKey, Reservation, Spend};
@@ -36,6 +38,14 @@ pub enum StoreError {
     /// The request is not valid (e.g. a bad argument).
     #[error("{0}")]
     Invalid(String),
+    /// The store was written by a newer btvep.
+    #[error("the database in {path} was written by a newer btvep (store format {found}); this btvep ({version}) reads store format {supported} at most: upgrade btvep", path = path.display(), version = env!("CARGO_PKG_VERSION"), supported = version::FORMAT_VERSION)]
+    TooNew {
+        /// The data directory.
+        path: PathBuf,
+        /// The format it records.
+        found: u64,
+    },
     /// A stored record could not be decoded.
     #[error("corrupt record in the database: {0}")]
     Corrupt(String),
@@ -65,6 +75,9 @@ pub struct Store {
     logs_by_key: sled::Tree,
     logs_by_hotkey: sled::Tree,
     meta: sled::Tree,
+    /// Key writes hold it shared; a backup holds it exclusively while it reads the keys, so the balances
+    /// it saves are those of one instant.
+    key_gate: std::sync::RwLock<()>,
     /// Started on first use: the CLI never needs it, the server does on every charged request.
     group_commit: std::sync::OnceLock<GroupCommit>,
 }
@@ -101,7 +114,12 @@ impl Store {
             logs_by_hotkey: db.open_tree("logs_by_hotkey")?,
             meta: db.open_tree("meta")?,
             group_commit: std::sync::OnceLock::new(),
+            key_gate: std::sync::RwLock::new(()),
             db,
+        })
+        .and_then(|store| {
+            version::check_and_upgrade(&store, data_dir)?;
+            Ok(store)
         })
     }
 
