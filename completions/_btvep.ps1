@@ -405,6 +405,32 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove old records now (through the running server when it runs); the server also prunes by itself per `log_retention_days` and `log_max_mb`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'btvep;logs;prune' {
+            [CompletionResult]::new('--older-than', '--older-than', [CompletionResultType]::ParameterName, 'Remove records older than this: 7d, 12h, 30m (default: log_retention_days)')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
+            [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Override a config value for this invocation (highest precedence); repeatable')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Say how many records would go, remove nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the summary as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'btvep;logs;help' {
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove old records now (through the running server when it runs); the server also prunes by itself per `log_retention_days` and `log_max_mb`')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'btvep;logs;help;prune' {
+            break
+        }
+        'btvep;logs;help;help' {
             break
         }
         'btvep;start' {
@@ -592,6 +618,10 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             break
         }
         'btvep;help;logs' {
+            [CompletionResult]::new('prune', 'prune', [CompletionResultType]::ParameterValue, 'Remove old records now (through the running server when it runs); the server also prunes by itself per `log_retention_days` and `log_max_mb`')
+            break
+        }
+        'btvep;help;logs;prune' {
             break
         }
         'btvep;help;start' {

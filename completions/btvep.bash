@@ -139,6 +139,9 @@ _btvep() {
             btvep__subcmd__help__subcmd__key,show)
                 cmd="btvep__subcmd__help__subcmd__key__subcmd__show"
                 ;;
+            btvep__subcmd__help__subcmd__logs,prune)
+                cmd="btvep__subcmd__help__subcmd__logs__subcmd__prune"
+                ;;
             btvep__subcmd__help__subcmd__ratelimit,add)
                 cmd="btvep__subcmd__help__subcmd__ratelimit__subcmd__add"
                 ;;
@@ -195,6 +198,18 @@ _btvep() {
                 ;;
             btvep__subcmd__key__subcmd__help,show)
                 cmd="btvep__subcmd__key__subcmd__help__subcmd__show"
+                ;;
+            btvep__subcmd__logs,help)
+                cmd="btvep__subcmd__logs__subcmd__help"
+                ;;
+            btvep__subcmd__logs,prune)
+                cmd="btvep__subcmd__logs__subcmd__prune"
+                ;;
+            btvep__subcmd__logs__subcmd__help,help)
+                cmd="btvep__subcmd__logs__subcmd__help__subcmd__help"
+                ;;
+            btvep__subcmd__logs__subcmd__help,prune)
+                cmd="btvep__subcmd__logs__subcmd__help__subcmd__prune"
                 ;;
             btvep__subcmd__ratelimit,add)
                 cmd="btvep__subcmd__ratelimit__subcmd__add"
@@ -753,8 +768,22 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help__subcmd__logs)
-            opts=""
+            opts="prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__help__subcmd__logs__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1249,7 +1278,7 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__logs)
-            opts="-k -r -s -e -l -f -h -V --key --responder-hotkey --start --end --lines --json --follow --config --data-dir --set --help --version"
+            opts="-k -r -s -e -l -f -h -V --key --responder-hotkey --start --end --lines --json --follow --config --data-dir --set --help --version prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1292,6 +1321,78 @@ _btvep() {
                     return 0
                     ;;
                 -l)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__logs__subcmd__help)
+            opts="prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__logs__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__logs__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__logs__subcmd__prune)
+            opts="-h -V --older-than --dry-run --json --config --data-dir --set --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --older-than)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -205,18 +205,30 @@ complete -c btvep -n "__fish_btvep_using_subcommand ratelimit; and __fish_seen_s
 complete -c btvep -n "__fish_btvep_using_subcommand ratelimit; and __fish_seen_subcommand_from help" -f -a "disable" -d 'Turn rate limiting off'
 complete -c btvep -n "__fish_btvep_using_subcommand ratelimit; and __fish_seen_subcommand_from help" -f -a "status" -d 'Say whether rate limiting is on and which global limits apply'
 complete -c btvep -n "__fish_btvep_using_subcommand ratelimit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -s k -l key -d 'Only requests made with this key (id or full key)' -r
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -s r -l responder-hotkey -d 'Only answers from this miner hotkey' -r
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -s s -l start -d 'From this time (UTC): %Y-%m-%d, %Y-%m-%dT%H:%M:%S or \'%Y-%m-%d %H:%M:%S\'' -r
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -s e -l end -d 'Until this time (UTC), same formats; a bare date means the whole day' -r
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -s l -l lines -d 'How many records (newest first)' -r
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -l json -d 'Print one JSON object per line'
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -s f -l follow -d 'Keep printing new records as they arrive (Ctrl-C to stop)'
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -s h -l help -d 'Print help'
-complete -c btvep -n "__fish_btvep_using_subcommand logs" -s V -l version -d 'Print version'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -s k -l key -d 'Only requests made with this key (id or full key)' -r
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -s r -l responder-hotkey -d 'Only answers from this miner hotkey' -r
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -s s -l start -d 'From this time (UTC): %Y-%m-%d, %Y-%m-%dT%H:%M:%S or \'%Y-%m-%d %H:%M:%S\'' -r
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -s e -l end -d 'Until this time (UTC), same formats; a bare date means the whole day' -r
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -s l -l lines -d 'How many records (newest first)' -r
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -l json -d 'Print one JSON object per line'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -s f -l follow -d 'Keep printing new records as they arrive (Ctrl-C to stop)'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -s h -l help -d 'Print help'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -s V -l version -d 'Print version'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -f -a "prune" -d 'Remove old records now (through the running server when it runs); the server also prunes by itself per `log_retention_days` and `log_max_mb`'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and not __fish_seen_subcommand_from prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from prune" -l older-than -d 'Remove records older than this: 7d, 12h, 30m (default: log_retention_days)' -r
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from prune" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from prune" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from prune" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from prune" -l dry-run -d 'Say how many records would go, remove nothing'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from prune" -l json -d 'Print the summary as JSON'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove old records now (through the running server when it runs); the server also prunes by itself per `log_retention_days` and `log_max_mb`'
+complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l host -d 'Address to listen on [config: host, default 0.0.0.0]' -r
 complete -c btvep -n "__fish_btvep_using_subcommand start" -s p -l port -d 'Port to listen on (0 picks a free one) [config: port, default 8000]' -r
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l devnet -d 'Also run a local subnet of N miners (throwaway hotkeys, loopback ports, real signed protocol), create or reuse an API key for it and print a ready-to-run curl line. Listens on 127.0.0.1 unless --host is given; a throwaway validator hotkey is used if none is configured' -r
@@ -310,3 +322,4 @@ complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcom
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from ratelimit" -f -a "enable" -d 'Turn rate limiting on'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from ratelimit" -f -a "disable" -d 'Turn rate limiting off'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from ratelimit" -f -a "status" -d 'Say whether rate limiting is on and which global limits apply'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from logs" -f -a "prune" -d 'Remove old records now (through the running server when it runs); the server also prunes by itself per `log_retention_days` and `log_max_mb`'

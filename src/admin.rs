@@ -48,6 +48,8 @@ pub enum Request {
     QueryLogs(LogFilter),
     /// The config file changed; a running server reloads it.
     ConfigChanged,
+    /// Remove old log records.
+    PruneLogs(crate::store::retention::PruneRequest),
     /// Write a consistent backup of the store to a file (created with mode 0600; must not exist).
     Backup {
         /// Where to write it (absolute: the server may run elsewhere in the file system).
@@ -76,6 +78,8 @@ pub enum Reply {
     Keys(Vec<ApiKey>),
     /// Log records.
     Logs(Vec<LogRecord>),
+    /// What a prune removed.
+    Pruned(crate::store::retention::PruneSummary),
     /// What a backup holds.
     Backup(crate::store::backup::BackupSummary),
 }
@@ -125,6 +129,9 @@ pub fn execute(store: &Store, req: &Request) -> Result<Reply, AdminError> {
         Request::EditKey { id, patch } => Reply::Key(store.edit_key(*id, patch)?.public()),
         Request::DeleteKey { id } => Reply::Key(store.delete_key(*id)?.public()),
         Request::QueryLogs(filter) => Reply::Logs(store.query_logs(filter)?),
+        Request::PruneLogs(req) => {
+            Reply::Pruned(store.prune_logs(req, crate::store::retention::PRUNE_PAUSE)?)
+        }
         Request::Backup { path, with_logs } => {
             Reply::Backup(write_backup_file(store, path, *with_logs)?)
         }
@@ -218,7 +225,7 @@ fn call_socket(socket: &Path, req: &Request) -> Result<Reply, AdminError> {
     let mut stream = UnixStream::connect(socket).map_err(io)?;
     // A backup of a large log takes as long as it takes; everything else answers in well under 30 s.
     let timeout = match req {
-        Request::Backup { .. } => Duration::from_secs(3600),
+        Request::Backup { .. } | Request::PruneLogs(_) => Duration::from_secs(3600),
         _ => Duration::from_secs(30),
     };
     stream.set_read_timeout(Some(timeout)).map_err(io)?;
@@ -360,5 +367,6 @@ pub fn op_name(req: &Request) -> &'static str {
         Request::QueryLogs(_) => "query_logs",
         Request::ConfigChanged => "config_changed",
         Request::Backup { .. } => "backup",
+        Request::PruneLogs(_) => "prune_logs",
     }
 }

@@ -236,3 +236,33 @@ async fn the_mnemonic_can_come_from_a_credential_file() {
     assert!(log.contains("(from hotkey_mnemonic_file"), "{log}");
     assert!(!log.contains(&phrase));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_prune_goes_through_the_running_server_and_text_policy_applies() {
+    let home = Home::new(json!({"log_store_text": "none"}));
+    let gw = Gateway::start_with(&home, &["--devnet", "1"]);
+    gw.ready().await;
+    let key = home.create_key(&[]);
+    for _ in 0..3 {
+        assert_eq!(gw.post("/chat", Some(&key), &user("private")).await.0, 200);
+    }
+    let logs = home.cli_json_lines(&["logs", "--key", &key, "--json"]);
+    assert_eq!(logs.len(), 3);
+    assert!(logs
+        .iter()
+        .all(|r| r["prompt"].is_null() && r["response"].is_null()));
+    assert!(logs.iter().all(|r| r["is_success"] == true));
+    // records become older than 1 s
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let dry = home.cli_json(&["logs", "prune", "--older-than", "1s", "--dry-run", "--json"]);
+    assert_eq!(dry["removed"], 3);
+    assert_eq!(home.cli_json_lines(&["logs", "--json"]).len(), 3);
+    let done = home.cli_json(&["logs", "prune", "--older-than", "1s", "--json"]);
+    assert_eq!(done, json!({"removed": 3, "remaining": 0}));
+    assert!(home
+        .cli_json_lines(&["logs", "--key", &key, "--json"])
+        .is_empty());
+    let out = home.cli(&["logs", "prune", "--older-than", "soon"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot understand the age"));
+}

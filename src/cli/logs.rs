@@ -14,7 +14,11 @@ use crate::timeparse::parse_datetime;
 
 /// Arguments of `btvep logs`. All filters combine.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    /// `prune`; without it, the log is shown
+    #[command(subcommand)]
+    pub action: Option<Action>,
     /// Only requests made with this key (id or full key)
     #[arg(short, long, value_name = "KEY")]
     pub key: Option<String>,
@@ -38,6 +42,87 @@ pub struct Args {
     pub follow: bool,
 }
 
+/// `btvep logs` sub-commands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Action {
+    /// Remove old records now (through the running server when it runs); the server also prunes by
+    /// itself per `log_retention_days` and `log_max_mb`
+    Prune {
+        /// Remove records older than this: 7d, 12h, 30m (default: log_retention_days)
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+        /// Say how many records would go, remove nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the summary as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses an age such as `7d`, `12h`, `30m`, `90s` (a bare number is days).
+///
+/// # Errors
+/// Anything else, in one line.
+pub fn parse_age(text: &str) -> anyhow::Result<chrono::Duration> {
+    let t = text.trim();
+    let (num, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: i64 =
+        num.parse().ok().filter(|n| *n > 0).with_context(|| {
+            format!("cannot understand the age '{text}': use e.g. 7d, 12h, 30m")
+        })?;
+    let secs = match unit {
+        "" | "d" => n.checked_mul(86_400),
+        "h" => n.checked_mul(3_600),
+        "m" => n.checked_mul(60),
+        "s" => Some(n),
+        _ => None,
+    }
+    .filter(|s| *s <= 100 * 365 * 86_400)
+    .with_context(|| format!("cannot understand the age '{text}': use e.g. 7d, 12h, 30m"))?;
+    Ok(chrono::Duration::seconds(secs))
+}
+
+fn prune(
+    ctx: &Context,
+    older_than: Option<String>,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    use crate::store::retention::PruneRequest;
+    let age = match older_than {
+        Some(a) => parse_age(&a)?,
+        None => {
+            let days = ctx.resolved()?.int("log_retention_days");
+            if days == 0 {
+                bail!("log_retention_days is 0 (keep everything): pass --older-than AGE");
+            }
+            chrono::Duration::days(days)
+        }
+    };
+    let cut = chrono::Utc::now() - age;
+    let reply = ctx.backend()?.call(&Request::PruneLogs(PruneRequest {
+        older_than: Some(cut),
+        max_bytes: None,
+        dry_run,
+    }))?;
+    let Reply::Pruned(summary) = reply else {
+        bail!("unexpected reply from the store");
+    };
+    if json {
+        output::print_json(&summary)?;
+    } else {
+        eprintln!(
+            "{} {} log records older than {} ({} left)",
+            if dry_run { "would remove" } else { "removed" },
+            summary.removed,
+            cut.format("%Y-%m-%d %H:%M:%S UTC"),
+            summary.remaining
+        );
+    }
+    Ok(())
+}
+
 fn bound(text: &str, end: bool) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
     let t = parse_datetime(text.trim()).with_context(|| {
         format!("cannot understand the time '{text}': use %Y-%m-%d, %Y-%m-%dT%H:%M:%S or '%Y-%m-%d %H:%M:%S'")
@@ -54,6 +139,14 @@ fn bound(text: &str, end: bool) -> anyhow::Result<chrono::DateTime<chrono::Utc>>
 /// # Errors
 /// Unparseable times, an unknown key, an unusable store.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
+    if let Some(Action::Prune {
+        older_than,
+        dry_run,
+        json,
+    }) = args.action
+    {
+        return prune(ctx, older_than, dry_run, json);
+    }
     let start = args.start.as_deref().map(|s| bound(s, false)).transpose()?;
     let end = args.end.as_deref().map(|s| bound(s, true)).transpose()?;
     if let (Some(s), Some(e)) = (start, end) {

@@ -286,6 +286,7 @@ async fn serve(
             prune_state.limiters.prune();
         }
     });
+    let retention_task = tokio::spawn(server::log_retention::run(state.clone()));
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin_state = state.clone();
     let barrier_state = state.clone();
@@ -298,6 +299,7 @@ async fn serve(
                     | crate::admin::Request::FindKey { .. }
                     | crate::admin::Request::ListKeys
                     | crate::admin::Request::Backup { .. }
+                    | crate::admin::Request::PruneLogs(_)
             ) {
                 barrier_state.logs.barrier();
             }
@@ -328,6 +330,7 @@ async fn serve(
     eprintln!("shutting down: in-flight requests drained");
     metagraph_task.abort();
     prune_task.abort();
+    retention_task.abort();
     let _ = stop_admin.send(());
     let _ = admin_task.await;
     if let Some(d) = devnet {

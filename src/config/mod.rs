@@ -53,6 +53,8 @@ pub enum Kind {
     Path,
     /// An `http://` or `https://` base URL.
     Url,
+    /// One of a fixed set of words.
+    OneOf(&'static [&'static str]),
 }
 
 /// One configuration key: its name, kind, default, environment variable and help text.
@@ -223,6 +225,27 @@ pub const KEYS: &[KeySpec] = &[
         doc: "seconds an idle keep-alive connection is kept open",
     },
     KeySpec {
+        name: "log_retention_days",
+        kind: Kind::Int { min: 0, max: 36_500 },
+        default: "30",
+        env: "BTVEP_LOG_RETENTION_DAYS",
+        doc: "days the request log is kept; older records are pruned in the background (0 keeps everything)",
+    },
+    KeySpec {
+        name: "log_max_mb",
+        kind: Kind::Int { min: 0, max: 10_000_000 },
+        default: "0",
+        env: "BTVEP_LOG_MAX_MB",
+        doc: "size cap of the request log in MiB; the oldest records beyond it are pruned (0: no cap)",
+    },
+    KeySpec {
+        name: "log_store_text",
+        kind: Kind::OneOf(&["full", "truncated", "none"]),
+        default: "\"full\"",
+        env: "BTVEP_LOG_STORE_TEXT",
+        doc: "what the request log keeps of prompts and answers: full (up to 16 KiB), truncated (200 characters) or none",
+    },
+    KeySpec {
         name: "host",
         kind: Kind::Text,
         default: "\"0.0.0.0\"",
@@ -385,7 +408,13 @@ impl Kind {
             }
             Kind::Path if text.trim().is_empty() => Ok(Value::Null),
             Kind::Secret if text.is_empty() => Ok(Value::Null),
-            Kind::Text | Kind::Secret | Kind::Path | Kind::Strategy | Kind::Network | Kind::Url => {
+            Kind::Text
+            | Kind::Secret
+            | Kind::Path
+            | Kind::Strategy
+            | Kind::Network
+            | Kind::Url
+            | Kind::OneOf(_) => {
                 let v = Value::String(text.trim().to_string());
                 self.check(&v)?;
                 Ok(v)
@@ -442,6 +471,14 @@ impl Kind {
                     Ok(())
                 } else {
                     Err(format!("'{s}' is not an http:// or https:// URL"))
+                }
+            }
+            Kind::OneOf(words) => {
+                let s = v.as_str().ok_or("expected a string")?;
+                if words.contains(&s) {
+                    Ok(())
+                } else {
+                    Err(format!("'{s}' is not one of {}", words.join(", ")))
                 }
             }
         }

@@ -12,6 +12,7 @@
 //! - [`state`]: shared state and reloadable settings.
 //! - [`moderation`]: the optional moderation filter.
 //! - [`logsink`]: the batched writer of the request log and counters.
+//! - [`log_retention`]: the background pruner of old log records.
 //! - [`metagraph_sync`]: the background metagraph refresh.
 //!
 //! The caller binds the listener ([`serve`] takes it), so tests use port 0.
@@ -21,6 +22,7 @@ pub mod chat;
 pub mod error;
 pub mod http;
 pub mod listener;
+pub mod log_retention;
 pub mod logsink;
 pub mod metagraph_sync;
 pub mod metrics;

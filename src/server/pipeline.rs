@@ -233,6 +233,7 @@ pub fn log_refusal(
     let mut r = base_record(meta, params, key_id);
     r.is_api_success = false;
     r.api_error = Some(e.log_code().to_string());
+    state.settings().log_text.apply(&mut r);
     state.metrics.refusal(e.log_code());
     state.logs.records(vec![r]);
 }
@@ -458,6 +459,10 @@ pub fn log_answers(
         records.push(base_record(meta, params, Some(key.id)));
         records[0].is_api_success = true;
     }
+    let text = state.settings().log_text;
+    for r in &mut records {
+        text.apply(r);
+    }
     state.logs.records(records);
     state.logs.count(key.id, 1, answers.len() as u64);
 }
@@ -589,6 +594,7 @@ impl SettleGuard {
         let mut closed = base_record(meta, params, Some(key.id));
         closed.is_api_success = false;
         closed.api_error = Some(ApiError::ClientClosed.log_code().to_string());
+        state.settings().log_text.apply(&mut closed);
         SettleGuard {
             state: state.clone(),
             key: key.clone(),

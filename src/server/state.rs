@@ -33,6 +33,12 @@ pub struct Settings {
     pub max_miners_per_request: usize,
     /// Time a client has to send a request body.
     pub body_timeout: Duration,
+    /// What log records keep of prompts and answers.
+    pub log_text: crate::store::retention::LogText,
+    /// Days of request log kept (0: everything).
+    pub log_retention_days: u32,
+    /// Size cap of the request log in MiB (0: none).
+    pub log_max_mb: u64,
     /// Token for `/admin` and the dashboard.
     pub admin_api_key: Option<String>,
     /// Whether `/metrics` requires the admin token.
@@ -54,6 +60,9 @@ impl std::fmt::Debug for Settings {
             .field("miner_timeout", &self.miner_timeout)
             .field("max_miners_per_request", &self.max_miners_per_request)
             .field("body_timeout", &self.body_timeout)
+            .field("log_text", &self.log_text)
+            .field("log_retention_days", &self.log_retention_days)
+            .field("log_max_mb", &self.log_max_mb)
             .field(
                 "admin_api_key",
                 &crate::config::mask(self.admin_api_key.as_deref()),
@@ -80,6 +89,12 @@ impl Settings {
             miner_timeout: Duration::from_secs(r.int("miner_timeout").clamp(1, 600) as u64),
             max_miners_per_request: r.int("max_miners_per_request").clamp(1, 4096) as usize,
             body_timeout: Duration::from_secs(r.int("body_timeout_seconds").clamp(1, 600) as u64),
+            log_text: r
+                .str("log_store_text")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_default(),
+            log_retention_days: r.int("log_retention_days").clamp(0, 36_500) as u32,
+            log_max_mb: r.int("log_max_mb").max(0) as u64,
             admin_api_key: r
                 .str("admin_api_key")
                 .filter(|k| !k.is_empty())

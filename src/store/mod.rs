@@ -18,6 +18,7 @@ pub mod backup;
 mod durable;
 mod keys;
 mod logs;
+pub mod retention;
 pub mod version;
 
 pub use durable::GroupCommit;
