@@ -10,6 +10,7 @@ pub mod body_hash;
 pub mod dendrite;
 pub mod keys;
 pub mod metagraph;
+pub mod metagraph_cell;
 pub mod strategy;
 pub mod synapse;
 mod unicode_nonprintable;

@@ -93,11 +93,11 @@ fn prune(
     let age = match older_than {
         Some(a) => parse_age(&a)?,
         None => {
-            let days = ctx.resolved()?.int("log_retention_days");
+            let days = crate::config::Config::from_resolved(&ctx.resolved()?).log_retention_days;
             if days == 0 {
                 bail!("log_retention_days is 0 (keep everything): pass --older-than AGE");
             }
-            chrono::Duration::days(days)
+            chrono::Duration::days(i64::from(days))
         }
     };
     let cut = chrono::Utc::now() - age;

@@ -6,7 +6,7 @@ use anyhow::Context as _;
 
 use super::Context;
 use crate::output;
-use crate::server::metagraph_sync;
+use crate::bittensor::metagraph_cell::describe;
 
 /// Arguments of `btvep metagraph`.
 #[derive(Debug, clap::Args)]
@@ -24,8 +24,7 @@ pub struct Args {
 /// # Errors
 /// When the metagraph cannot be loaded.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
-    let r = ctx.resolved()?;
-    let source = metagraph_sync::source_from(&r);
+    let source = crate::config::Config::from_resolved(&ctx.resolved()?).metagraph_source;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -34,7 +33,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .with_context(|| {
             format!(
                 "loading the metagraph from {}",
-                metagraph_sync::describe(&source)
+                describe(&source)
             )
         })?;
     m.neurons.sort_by_key(|n| n.uid);
@@ -70,7 +69,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         "subnet {}: {} neurons from {}",
         m.netuid,
         m.neurons.len(),
-        metagraph_sync::describe(&source)
+        describe(&source)
     );
     Ok(())
 }

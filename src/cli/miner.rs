@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
@@ -184,31 +183,18 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     if !(args.minimum_stake_requirement.is_finite() && args.minimum_stake_requirement >= 0.0) {
         bail!("--miner.blacklist.minimum_stake_requirement must be a number ≥ 0");
     }
-    let hotkey = load_hotkey(
-        &args,
-        resolved
-            .str("wallet_path")
-            .unwrap_or(keys::DEFAULT_WALLET_PATH),
-    )?;
-    let source = match args
-        .metagraph_file
-        .clone()
-        .or_else(|| resolved.str("metagraph_file").map(PathBuf::from))
-    {
-        Some(path) => MetagraphSource::File(path),
-        None => MetagraphSource::Subtensor {
-            network: args
-                .subtensor_network
-                .clone()
-                .or_else(|| resolved.str("subtensor_network").map(str::to_string))
-                .unwrap_or_else(|| "finney".to_string()),
-            netuid: match args.netuid {
-                Some(n) => n,
-                None => u16::try_from(resolved.int("netuid")).context("config netuid")?,
-            },
+    let config = crate::config::Config::from_resolved(&resolved);
+    let hotkey = load_hotkey(&args, &config.wallet_path)?;
+    // The config's metagraph source, with this command's own flags taking precedence.
+    let source = match (args.metagraph_file.clone(), config.metagraph_source) {
+        (Some(path), _) => MetagraphSource::File(path),
+        (None, MetagraphSource::File(path)) => MetagraphSource::File(path),
+        (None, MetagraphSource::Subtensor { network, netuid }) => MetagraphSource::Subtensor {
+            network: args.subtensor_network.clone().unwrap_or(network),
+            netuid: args.netuid.unwrap_or(netuid),
         },
     };
-    let refresh = Duration::from_secs(resolved.int("metagraph_refresh_seconds").max(1) as u64);
+    let refresh = config.metagraph_refresh;
     let settings = MinerSettings {
         backend,
         blacklist: BlacklistSettings {

@@ -133,7 +133,7 @@ impl Context {
 
 /// Reads a variable from the process environment (empty counts as unset).
 pub fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
+    crate::config::process_env(name)
 }
 
 /// Runs the parsed command line.

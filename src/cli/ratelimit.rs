@@ -128,8 +128,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         Some(Action::Disable) => set_enabled(ctx, false),
         Some(Action::Status { json }) => {
             let r = ctx.resolved()?;
-            let enabled = r.bool("rate_limiting_enabled");
-            let limits = r.global_rate_limits();
+            let c = crate::config::Config::from_resolved(&r);
+            let (enabled, limits) = (c.rate_limiting_enabled, c.global_rate_limits);
             if json || args.json {
                 output::print_json(&json!({"enabled": enabled, "global_rate_limits": limits}))?;
             } else {
@@ -158,7 +158,7 @@ fn describe(limits: &[RateLimit]) -> String {
 }
 
 fn show(ctx: &Context, key: Option<&str>, json: bool) -> anyhow::Result<()> {
-    let r = ctx.resolved()?;
+    let c = crate::config::Config::from_resolved(&ctx.resolved()?);
     let (scope, limits) = match key {
         Some(q) => {
             let k = find(&ctx.backend()?, q)?;
@@ -166,15 +166,15 @@ fn show(ctx: &Context, key: Option<&str>, json: bool) -> anyhow::Result<()> {
                 Some(l) => (format!("key {}", k.id), l),
                 None => (
                     format!("key {} (uses the global limits)", k.id),
-                    r.global_rate_limits(),
+                    c.global_rate_limits.clone(),
                 ),
             }
         }
-        None => ("global".to_string(), r.global_rate_limits()),
+        None => ("global".to_string(), c.global_rate_limits.clone()),
     };
     if json {
         output::print_json(
-            &json!({"scope": scope, "enabled": r.bool("rate_limiting_enabled"), "rate_limits": limits}),
+            &json!({"scope": scope, "enabled": c.rate_limiting_enabled, "rate_limits": limits}),
         )?;
         return Ok(());
     }
@@ -185,7 +185,7 @@ fn show(ctx: &Context, key: Option<&str>, json: bool) -> anyhow::Result<()> {
     output::print(t)?;
     eprintln!(
         "{scope}; rate limiting is {}",
-        if r.bool("rate_limiting_enabled") {
+        if c.rate_limiting_enabled {
             "enabled"
         } else {
             "disabled"

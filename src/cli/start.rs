@@ -2,17 +2,17 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 
 use super::Context;
-use crate::bittensor::dendrite::Dendrite;
 use crate::bittensor::keys::Hotkey;
-use crate::config::{ConfigFile, Resolved, KEYS};
+use crate::bittensor::metagraph_cell::describe;
+use crate::config::{Config, ConfigFile, HotkeySource, Resolved, KEYS};
 use crate::miner::{ModelBackend, OpenAiSettings};
-use crate::server::state::{AppState, ConfigSource, Settings};
-use crate::server::{self, metagraph_sync};
+use crate::server;
+use crate::server::lifecycle::ServerParts;
+use crate::server::state::ConfigSource;
 use crate::store::{Store, StoreError};
 
 /// Arguments of `btvep start`.
@@ -43,34 +43,32 @@ pub struct Args {
     pub devnet_model: String,
 }
 
-/// The validator hotkey the config names: `hotkey_mnemonic`, else the wallet `wallet_name`/`wallet_hotkey`.
+/// The validator hotkey the config names (see [`HotkeySource`]) and a description of where it came
+/// from (never the secret).
 ///
 /// # Errors
-/// When the configured mnemonic or wallet cannot be loaded.
-pub fn configured_hotkey(r: &Resolved) -> anyhow::Result<Option<(Hotkey, String)>> {
-    if let Some(m) = r.str("hotkey_mnemonic").filter(|m| !m.is_empty()) {
-        return Ok(Some((Hotkey::from_mnemonic(m)?, "hotkey_mnemonic".into())));
-    }
-    if let Some(path) = r.str("hotkey_mnemonic_file").filter(|p| !p.is_empty()) {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading hotkey_mnemonic_file {path}"))?;
-        let phrase = text.trim();
-        crate::config::check_mnemonic(phrase)
-            .map_err(|reason| anyhow::anyhow!("hotkey_mnemonic_file {path}: {reason}"))?;
-        return Ok(Some((
-            Hotkey::from_mnemonic(phrase)?,
-            format!("hotkey_mnemonic_file {path}"),
-        )));
-    }
-    if let Some(name) = r.str("wallet_name").filter(|n| !n.is_empty()) {
-        let hotkey = r.str("wallet_hotkey").unwrap_or("default");
-        let path = r
-            .str("wallet_path")
-            .unwrap_or(crate::bittensor::keys::DEFAULT_WALLET_PATH);
-        let key = Hotkey::from_wallet(path, name, hotkey)?;
-        return Ok(Some((key, format!("wallet {name}/{hotkey} in {path}"))));
-    }
-    Ok(None)
+/// When the configured mnemonic, file or wallet cannot be loaded.
+pub fn configured_hotkey(config: &Config) -> anyhow::Result<Option<(Hotkey, String)>> {
+    Ok(Some(match &config.hotkey {
+        HotkeySource::None => return Ok(None),
+        HotkeySource::Mnemonic(m) => (Hotkey::from_mnemonic(m)?, "hotkey_mnemonic".into()),
+        HotkeySource::MnemonicFile(path) => {
+            let shown = path.display();
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading hotkey_mnemonic_file {shown}"))?;
+            let phrase = text.trim();
+            crate::config::check_mnemonic(phrase)
+                .map_err(|reason| anyhow::anyhow!("hotkey_mnemonic_file {shown}: {reason}"))?;
+            (
+                Hotkey::from_mnemonic(phrase)?,
+                format!("hotkey_mnemonic_file {shown}"),
+            )
+        }
+        HotkeySource::Wallet { name, hotkey, path } => (
+            Hotkey::from_wallet(path, name, hotkey)?,
+            format!("wallet {name}/{hotkey} in {path}"),
+        ),
+    }))
 }
 
 /// Runs `btvep start`.
@@ -96,14 +94,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         flags,
     };
     let mut resolved = source.load()?;
-    let (hotkey, hotkey_from) = match configured_hotkey(&resolved)? {
+    let (hotkey, hotkey_from) = match configured_hotkey(&Config::from_resolved(&resolved))? {
         Some(h) => h,
         None if args.devnet.is_some() => (Hotkey::generate()?.0, "a throwaway key generated for --devnet".to_string()),
         None => bail!(
             "no validator hotkey configured: run `btvep config set hotkey_mnemonic` (or set wallet_name) first"
         ),
     };
-    if resolved.str("admin_api_key").is_none_or(str::is_empty) {
+    if Config::from_resolved(&resolved).admin_api_key.is_none() {
         // First start: create the dashboard/admin token, stored (0600) in the config file only.
         let token = crate::store::generate_api_key().replacen("btvep-", "btvep-admin-", 1);
         ConfigFile::update(&source.path, |file| {
@@ -186,8 +184,8 @@ async fn serve(
     store: Arc<Store>,
     devnet_plan: Option<DevnetPlan>,
 ) -> anyhow::Result<()> {
-    let host = resolved.str("host").unwrap_or("0.0.0.0").to_string();
-    let port = u16::try_from(resolved.int("port")).unwrap_or(8000);
+    let config = Config::from_resolved(&resolved);
+    let (host, port) = (config.host.clone(), config.port);
     let addr: SocketAddr = format!("{host}:{port}")
         .parse()
         .or_else(|_| format!("[{host}]:{port}").parse())
@@ -198,7 +196,7 @@ async fn serve(
     let local = listener.local_addr()?;
 
     let hotkey_ss58 = hotkey.ss58().to_string();
-    // Devnet miners must be up, and their metagraph written, before the metagraph sync reads it.
+    // Devnet miners must be up, and their metagraph written, before the metagraph refresher reads it.
     let devnet = match &devnet_plan {
         Some(plan) => Some(
             crate::devnet::launch(
@@ -211,17 +209,6 @@ async fn serve(
         ),
         None => None,
     };
-    let dendrite = Dendrite::new(hotkey)?;
-    let settings = Settings::from_resolved(&resolved);
-    let state = Arc::new(AppState::new(
-        store.clone(),
-        settings,
-        Some(source),
-        dendrite,
-    )?);
-    let metagraph_source = metagraph_sync::source_from(&resolved);
-    let refresh =
-        Duration::from_secs(resolved.int("metagraph_refresh_seconds").clamp(1, 86_400) as u64);
 
     eprintln!(
         "btvep {} — Bittensor Validator Endpoint",
@@ -240,106 +227,68 @@ async fn serve(
     eprintln!("hotkey:      {hotkey_ss58} (from {hotkey_from})");
     eprintln!(
         "metagraph:   {} (refresh every {}s)",
-        metagraph_sync::describe(&metagraph_source),
-        refresh.as_secs()
+        describe(&config.metagraph_source),
+        config.metagraph_refresh.as_secs()
     );
     eprintln!("admin:       {}", ctx.paths.admin_socket().display());
     if let (Some(d), Some(plan)) = (&devnet, &devnet_plan) {
-        let backend = match &plan.backend {
-            ModelBackend::Builtin => "the built-in responder (not a language model)".to_string(),
-            ModelBackend::OpenAi(o) => format!("{} at {}", o.model_name, o.base_url),
-        };
-        eprintln!(
-            "devnet:      {} miners answering with {backend}",
-            d.miners.len()
-        );
-        for (uid, hk, addr) in &d.miners {
-            eprintln!("  uid {uid:<3} {hk} {addr}");
-        }
-        eprintln!(
-            "devnet key:  {} API key (unlimited credits, saved in {})",
-            if plan.reused {
-                "reusing the devnet"
-            } else {
-                "created a new devnet"
-            },
-            crate::devnet::dir(&ctx.paths.data_dir).display()
-        );
-        eprintln!("try it:");
-        eprintln!(
-            "  curl http://{local}/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer {}' -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"What is 1+1?\"}}]}}'",
-            plan.api_key
-        );
+        print_devnet(d, plan, local, &ctx.paths.data_dir);
     }
     eprintln!("dashboard:   http://{local}/dashboard (sign in with the admin token)");
+
+    let handle = server::lifecycle::start(
+        ServerParts {
+            config,
+            config_source: Some(source),
+            store,
+            hotkey,
+            admin_socket: Some(ctx.paths.admin_socket()),
+        },
+        listener,
+        shutdown_signal(),
+    )
+    .await?;
     eprintln!("listening on http://{local}");
-
-    let metagraph_task = tokio::spawn(metagraph_sync::run(
-        state.clone(),
-        metagraph_source,
-        refresh,
-    ));
-    let prune_state = state.clone();
-    let prune_task = tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            prune_state.limiters.prune();
-        }
-    });
-    let retention_task = tokio::spawn(server::log_retention::run(state.clone()));
-    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let admin_state = state.clone();
-    let barrier_state = state.clone();
-    let hooks = crate::admin::Hooks {
-        // Reads through the socket see every earlier request's log records and counters.
-        before: Arc::new(move |req| {
-            if matches!(
-                req,
-                crate::admin::Request::QueryLogs(_)
-                    | crate::admin::Request::FindKey { .. }
-                    | crate::admin::Request::ListKeys
-                    | crate::admin::Request::Backup { .. }
-                    | crate::admin::Request::PruneLogs(_)
-            ) {
-                barrier_state.logs.barrier();
-            }
-        }),
-        after: Arc::new(move |req, _| {
-            if matches!(req, crate::admin::Request::ConfigChanged) {
-                admin_state.reload_config();
-            }
-        }),
-    };
-    let socket = ctx.paths.admin_socket();
-    let admin_task = tokio::spawn(async move {
-        if let Err(e) = crate::admin::serve(store, &socket, hooks, async {
-            let _ = admin_stopped.await;
-        })
-        .await
-        {
-            tracing::error!("admin socket {} failed: {e}", socket.display());
-        }
-    });
-
-    let cors = resolved
-        .str("cors_allowed_origins")
-        .unwrap_or("*")
-        .to_string();
-    let limits = server::listener::Limits::from_resolved(&resolved);
-    server::serve(listener, state.clone(), &cors, limits, shutdown_signal()).await;
+    handle.wait().await?;
     eprintln!("shutting down: in-flight requests drained");
-    metagraph_task.abort();
-    prune_task.abort();
-    retention_task.abort();
-    let _ = stop_admin.send(());
-    let _ = admin_task.await;
     if let Some(d) = devnet {
         d.stop().await;
     }
-    state.logs.close();
-    state.store.flush()?;
     eprintln!("database flushed; bye");
     Ok(())
+}
+
+fn print_devnet(
+    d: &crate::devnet::Devnet,
+    plan: &DevnetPlan,
+    local: SocketAddr,
+    data_dir: &std::path::Path,
+) {
+    let backend = match &plan.backend {
+        ModelBackend::Builtin => "the built-in responder (not a language model)".to_string(),
+        ModelBackend::OpenAi(o) => format!("{} at {}", o.model_name, o.base_url),
+    };
+    eprintln!(
+        "devnet:      {} miners answering with {backend}",
+        d.miners.len()
+    );
+    for (uid, hk, addr) in &d.miners {
+        eprintln!("  uid {uid:<3} {hk} {addr}");
+    }
+    eprintln!(
+        "devnet key:  {} API key (unlimited credits, saved in {})",
+        if plan.reused {
+            "reusing the devnet"
+        } else {
+            "created a new devnet"
+        },
+        crate::devnet::dir(data_dir).display()
+    );
+    eprintln!("try it:");
+    eprintln!(
+        "  curl http://{local}/chat -H 'Content-Type: application/json' -H 'Authorization: Bearer {}' -d '{{\"messages\": [{{\"role\": \"user\", \"content\": \"What is 1+1?\"}}]}}'",
+        plan.api_key
+    );
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -20,7 +20,15 @@ use serde_json::{json, Value};
 use crate::bittensor::strategy::QueryStrategy;
 
 mod file;
+mod typed;
 pub use file::ConfigFile;
+pub use typed::{Config, HotkeySource};
+
+/// Reads a variable from the process environment (empty counts as unset): the `env` lookup that
+/// [`Resolved::resolve`] gets outside tests.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
 
 /// The string shown in place of a secret value.
 pub const MASK: &str = "********";

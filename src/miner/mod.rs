@@ -22,12 +22,12 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
+
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::bittensor::metagraph::{Metagraph, MetagraphSource, Neuron};
+use crate::bittensor::metagraph::MetagraphSource;
 
 pub mod blacklist;
 pub mod model;
@@ -196,101 +196,16 @@ pub fn is_local_base_url(base_url: &str) -> bool {
         .is_ok_and(|ip| ip.is_loopback())
 }
 
-/// One metagraph snapshot with a hotkey index.
-#[derive(Debug)]
-pub struct MetagraphSnapshot {
-    /// The neurons.
-    pub metagraph: Metagraph,
-    by_hotkey: HashMap<String, usize>,
-}
+pub use crate::bittensor::metagraph_cell::{MetagraphCell, MetagraphSnapshot};
 
-impl MetagraphSnapshot {
-    /// Index `metagraph` by hotkey (the first uid wins if a file lists a hotkey twice).
-    pub fn new(metagraph: Metagraph) -> Self {
-        let mut by_hotkey = HashMap::with_capacity(metagraph.neurons.len());
-        for (i, n) in metagraph.neurons.iter().enumerate() {
-            by_hotkey.entry(n.hotkey.clone()).or_insert(i);
-        }
-        Self {
-            metagraph,
-            by_hotkey,
-        }
-    }
-
-    /// The neuron registered with `hotkey`, if any.
-    pub fn neuron(&self, hotkey: &str) -> Option<&Neuron> {
-        self.by_hotkey
-            .get(hotkey)
-            .and_then(|&i| self.metagraph.neurons.get(i))
-    }
-}
-
-/// The miner's current view of the subnet, shared between the server and a refresher; empty until loaded.
-#[derive(Debug, Default)]
-pub struct MetagraphCell {
-    current: RwLock<Option<Arc<MetagraphSnapshot>>>,
-}
-
-impl MetagraphCell {
-    /// No metagraph yet: registered-only blacklisting refuses everyone but the whitelist until [`Self::set`].
-    pub fn empty() -> Self {
-        Self::default()
-    }
-
-    /// A cell holding `metagraph`.
-    pub fn new(metagraph: Metagraph) -> Self {
-        let cell = Self::default();
-        cell.set(metagraph);
-        cell
-    }
-
-    /// Replace the snapshot (requests in flight keep the one they started with).
-    pub fn set(&self, metagraph: Metagraph) {
-        let snap = Arc::new(MetagraphSnapshot::new(metagraph));
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Some(snap);
-    }
-
-    /// The current snapshot, if one was loaded.
-    pub fn snapshot(&self) -> Option<Arc<MetagraphSnapshot>> {
-        self.current
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
-
-/// Reload the metagraph from `source` every `every` in the background (first load immediately; while nothing has
-/// been loaded, failures are retried every 10 s). Failures are logged and keep the previous snapshot. Abort the
-/// returned handle to stop.
+/// Reloads the metagraph from `source` every `every` in the background — the one refresher the server
+/// uses too ([`crate::bittensor::metagraph_cell::spawn_refresh`]). Abort the returned handle to stop.
 pub fn spawn_metagraph_refresh(
     source: MetagraphSource,
     cell: Arc<MetagraphCell>,
     every: Duration,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            let wait = match source.load(Duration::from_secs(30)).await {
-                Ok(m) => {
-                    tracing::info!(
-                        neurons = m.neurons.len(),
-                        netuid = m.netuid,
-                        "metagraph loaded"
-                    );
-                    cell.set(m);
-                    every
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "metagraph refresh failed; keeping the previous one");
-                    if cell.snapshot().is_none() {
-                        every.min(Duration::from_secs(10))
-                    } else {
-                        every
-                    }
-                }
-            };
-            tokio::time::sleep(wait).await;
-        }
-    })
+    crate::bittensor::metagraph_cell::spawn_refresh(source, cell, every)
 }
 
 #[cfg(test)]

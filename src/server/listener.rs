@@ -49,13 +49,12 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// The limits configured in `r`.
-    pub fn from_resolved(r: &crate::config::Resolved) -> Self {
-        let secs = |k: &str| Duration::from_secs(r.int(k).clamp(1, 3600) as u64);
+    /// The limits in `config`.
+    pub fn from_config(config: &crate::config::Config) -> Self {
         Limits {
-            max_connections: r.int("max_connections").clamp(16, 1_000_000) as usize,
-            header_timeout: secs("header_timeout_seconds"),
-            idle_timeout: secs("idle_timeout_seconds"),
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+            idle_timeout: config.idle_timeout,
         }
     }
 

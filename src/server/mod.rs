@@ -13,18 +13,18 @@
 //! - [`moderation`]: the optional moderation filter.
 //! - [`logsink`]: the batched writer of the request log and counters.
 //! - [`log_retention`]: the background pruner of old log records.
-//! - [`metagraph_sync`]: the background metagraph refresh.
+//! - [`lifecycle`]: [`lifecycle::start`] a server on a listener and stop it in order ([`lifecycle::ServerHandle`]).
 //!
-//! The caller binds the listener ([`serve`] takes it), so tests use port 0.
+//! The caller binds the listener ([`lifecycle::start`] takes it), so tests use port 0.
 
 pub mod admin_api;
 pub mod chat;
 pub mod error;
 pub mod http;
+pub mod lifecycle;
 pub mod listener;
 pub mod log_retention;
 pub mod logsink;
-pub mod metagraph_sync;
 pub mod metrics;
 pub mod moderation;
 pub mod openai;
