@@ -5,8 +5,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use super::Context;
-use crate::output;
 use crate::bittensor::metagraph_cell::describe;
+use crate::output;
 
 /// Arguments of `btvep metagraph`.
 #[derive(Debug, clap::Args)]
@@ -30,12 +30,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         .build()?;
     let mut m = runtime
         .block_on(source.load(Duration::from_secs(30)))
-        .with_context(|| {
-            format!(
-                "loading the metagraph from {}",
-                describe(&source)
-            )
-        })?;
+        .with_context(|| format!("loading the metagraph from {}", describe(&source)))?;
     m.neurons.sort_by_key(|n| n.uid);
     if args.serving {
         m.neurons.retain(|n| n.is_serving());

@@ -104,7 +104,10 @@ impl std::fmt::Debug for Config {
             .field("rate_limiting_enabled", &self.rate_limiting_enabled)
             .field("global_rate_limits", &self.global_rate_limits)
             .field("openai_filter_enabled", &self.openai_filter_enabled)
-            .field("openai_api_key", &super::mask(self.openai_api_key.as_deref()))
+            .field(
+                "openai_api_key",
+                &super::mask(self.openai_api_key.as_deref()),
+            )
             .field("openai_base_url", &self.openai_base_url)
             .field("metagraph_source", &self.metagraph_source)
             .field("metagraph_refresh", &self.metagraph_refresh)

@@ -22,7 +22,6 @@
 //! # Ok(()) }
 //! ```
 
-
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

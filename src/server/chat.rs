@@ -60,11 +60,19 @@ pub async fn handle(
     body: BodyStream,
 ) -> Reply {
     let meta = RequestMeta::new("/chat", authorization.as_deref());
-    let (reply, key_id) = match run(&state, &meta, declared, body).await {
-        Ok((r, k)) => (json_reply(200, &r, &meta.request_id), Some(k)),
-        Err((e, k)) => (btvep_error(&e, &meta.request_id), k),
-    };
-    finish(&state, &meta, key_id, reply)
+    match run(&state, &meta, declared, body).await {
+        Ok((r, k)) => finish(
+            &state,
+            &meta,
+            Some(k),
+            None,
+            json_reply(200, &r, &meta.request_id),
+        ),
+        Err((e, k)) => {
+            let reply = btvep_error(&e, &meta.request_id);
+            finish(&state, &meta, k, Some(&e), reply)
+        }
+    }
 }
 
 async fn run(

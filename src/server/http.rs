@@ -129,18 +129,31 @@ pub fn add_retry_after(r: &mut Reply, e: &ApiError) {
     }
 }
 
-/// Counts and logs a finished request (never the API key), then returns its reply.
-pub fn finish(state: &AppState, meta: &RequestMeta, key_id: Option<u64>, reply: Reply) -> Reply {
+/// Counts and logs a finished request (never the API key) at its error's level (info when served),
+/// then returns its reply.
+pub fn finish(
+    state: &AppState,
+    meta: &RequestMeta,
+    key_id: Option<u64>,
+    error: Option<&ApiError>,
+    reply: Reply,
+) -> Reply {
     let status = reply.status().as_u16();
     state.metrics.http_request(meta.route, status);
-    tracing::info!(
-        route = meta.route,
-        request_id = meta.request_id,
-        key_id = key_id.map_or(-1, |k| k as i64),
-        status,
-        ms = meta.started.elapsed().as_millis() as u64,
-        "request"
-    );
+    let key_id = key_id.map_or(-1, |k| k as i64);
+    let ms = meta.started.elapsed().as_millis() as u64;
+    let (route, request_id) = (meta.route, meta.request_id.as_str());
+    let outcome = error.map_or("served", ApiError::log_code);
+    macro_rules! log_at {
+        ($level:expr) => {
+            tracing::event!($level, route, request_id, key_id, status, ms, outcome, "request")
+        };
+    }
+    match error.map_or(tracing::Level::INFO, ApiError::level) {
+        tracing::Level::ERROR => log_at!(tracing::Level::ERROR),
+        tracing::Level::WARN => log_at!(tracing::Level::WARN),
+        _ => log_at!(tracing::Level::INFO),
+    }
     reply
 }
 

@@ -108,8 +108,7 @@ pub async fn start(
 ) -> Result<ServerHandle, ServerError> {
     let addr = listener.local_addr()?;
     let config = parts.config;
-    let dendrite =
-        Dendrite::new(parts.hotkey).map_err(|e| ServerError::Client(e.to_string()))?;
+    let dendrite = Dendrite::new(parts.hotkey).map_err(|e| ServerError::Client(e.to_string()))?;
     let state = Arc::new(
         AppState::new(
             parts.store.clone(),

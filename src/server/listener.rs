@@ -23,9 +23,8 @@ use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 
 /// Connection limits and timeouts, from the config.
 #[derive(Debug, Clone, Copy)]
@@ -108,14 +107,18 @@ struct Activity {
     in_flight: AtomicUsize,
     /// Milliseconds since the loop started when bytes last moved.
     last_io_ms: AtomicU64,
-    /// Told to close (evicted to make room).
-    evict: Notify,
+    /// Tells the connection's task to close it (evicted to make room); taken by the eviction.
+    evict: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    /// Already chosen for eviction (so it is not chosen twice while it closes).
+    evicted: std::sync::atomic::AtomicBool,
 }
 
 /// Open connections, for eviction at the cap.
 #[derive(Debug, Default)]
 struct Registry {
     conns: Mutex<HashMap<u64, Arc<Activity>>>,
+    /// Signalled whenever a connection has closed.
+    closed: tokio::sync::Notify,
 }
 
 impl Registry {
@@ -128,13 +131,18 @@ impl Registry {
         let conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
         let victim = conns
             .iter()
-            .filter(|(_, a)| a.in_flight.load(Ordering::Acquire) == 0)
+            .filter(|(_, a)| {
+                a.in_flight.load(Ordering::Acquire) == 0 && !a.evicted.load(Ordering::Relaxed)
+            })
             .min_by_key(|(_, a)| a.last_io_ms.load(Ordering::Relaxed))
             .map(|(id, a)| (*id, a.clone()));
         drop(conns);
         match victim {
             Some((_, a)) => {
-                a.evict.notify_one();
+                a.evicted.store(true, Ordering::Relaxed);
+                if let Some(tx) = a.evict.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    let _ = tx.send(());
+                }
                 true
             }
             None => false,
@@ -184,17 +192,33 @@ pub async fn serve<S>(
             },
             () = &mut shutdown => break,
         };
-        if registry.len() >= cap && !registry.evict_one() {
-            tokio::spawn(shed(stream));
-            continue;
+        // At the cap, a quiet connection makes room. While evicted connections are still closing, at
+        // most EVICTION_SLACK more are held open: beyond that the loop waits (up to SHED_AFTER) for
+        // closes, so descriptors stay bounded however fast clients connect. Only when every connection
+        // has a request in flight, or nothing closes in time, is the newcomer shed with a 503.
+        if registry.len() >= cap {
+            let deadline = tokio::time::Instant::now() + SHED_AFTER;
+            while registry.len() >= cap + EVICTION_SLACK
+                && tokio::time::timeout_at(deadline, registry.closed.notified())
+                    .await
+                    .is_ok()
+            {}
+            let open = registry.len();
+            if open >= cap + EVICTION_SLACK || !registry.evict_one() {
+                tracing::warn!(open, cap, "at the connection limit: shed a new connection");
+                shed(stream);
+                continue;
+            }
         }
         let _ = stream.set_nodelay(true);
         next_id += 1;
         let id = next_id;
+        let (evict_tx, evict_rx) = tokio::sync::oneshot::channel::<()>();
         let activity = Arc::new(Activity {
             in_flight: AtomicUsize::new(0),
             last_io_ms: AtomicU64::new(epoch.elapsed().as_millis() as u64),
-            evict: Notify::new(),
+            evict: Mutex::new(Some(evict_tx)),
+            evicted: std::sync::atomic::AtomicBool::new(false),
         });
         registry
             .conns
@@ -226,7 +250,7 @@ pub async fn serve<S>(
                         tracing::debug!("connection closed with an error: {e}");
                     }
                 }
-                () = activity.evict.notified() => {
+                _ = evict_rx => {
                     tracing::debug!("closed a quiet connection to make room");
                 }
             }
@@ -235,24 +259,24 @@ pub async fn serve<S>(
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&id);
+            registry.closed.notify_one();
         });
     }
     drop(listener);
     graceful.shutdown().await;
 }
 
-/// Answers a connection over the cap with a short 503 and closes it.
-async fn shed(mut stream: TcpStream) {
-    const BODY: &str = r#"{"detail":"The server is at its connection limit; retry shortly"}"#;
-    let reply = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
-        BODY.len()
-    );
-    let _ = tokio::time::timeout(Duration::from_secs(2), async {
-        let _ = stream.write_all(reply.as_bytes()).await;
-        let _ = stream.shutdown().await;
-    })
-    .await;
+/// Connections accepted beyond the cap while evicted ones are still closing.
+const EVICTION_SLACK: usize = 32;
+/// How long the accept loop waits for evicted connections to close before shedding a newcomer.
+const SHED_AFTER: Duration = Duration::from_secs(2);
+
+/// Answers a connection over the cap with a short 503 and closes it, without waiting: the reply fits
+/// in a fresh socket's send buffer, and the descriptor is closed before the next accept.
+fn shed(stream: TcpStream) {
+    const REPLY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: 65\r\n\r\n{\"detail\":\"The server is at its connection limit; retry shortly\"}";
+    let _ = stream.try_write(REPLY);
+    drop(stream);
 }
 
 /// Accept failures: per-connection errors are ignored; running out of descriptors backs off briefly

@@ -224,14 +224,13 @@ pub async fn chat_completions(
     body: BodyStream,
 ) -> Reply {
     let meta = RequestMeta::new("/v1/chat/completions", authorization.as_deref());
-    let (reply, key_id) = match run(&state, &meta, declared, body).await {
-        Ok((r, k)) => (r, Some(k)),
-        Err((refusal, k)) => (
-            openai_error(&refusal.error, &meta.request_id, refusal.rate),
-            k,
-        ),
-    };
-    finish(&state, &meta, key_id, reply)
+    match run(&state, &meta, declared, body).await {
+        Ok((r, k)) => finish(&state, &meta, Some(k), None, r),
+        Err((refusal, k)) => {
+            let reply = openai_error(&refusal.error, &meta.request_id, refusal.rate);
+            finish(&state, &meta, k, Some(&refusal.error), reply)
+        }
+    }
 }
 
 async fn run(

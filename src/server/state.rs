@@ -30,7 +30,11 @@ impl ConfigSource {
     /// A corrupt file or invalid value.
     pub fn load(&self) -> anyhow::Result<Resolved> {
         let file = ConfigFile::load_for_reload(&self.path)?;
-        Ok(Resolved::resolve(&file, crate::config::process_env, &self.flags)?)
+        Ok(Resolved::resolve(
+            &file,
+            crate::config::process_env,
+            &self.flags,
+        )?)
     }
 }
 
