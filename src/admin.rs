@@ -129,9 +129,15 @@ pub fn execute(store: &Store, req: &Request) -> Result<Reply, AdminError> {
         Request::EditKey { id, patch } => Reply::Key(store.edit_key(*id, patch)?.public()),
         Request::DeleteKey { id } => Reply::Key(store.delete_key(*id)?.public()),
         Request::QueryLogs(filter) => Reply::Logs(store.query_logs(filter)?),
-        Request::PruneLogs(req) => {
-            Reply::Pruned(store.prune_logs(req, crate::store::retention::PRUNE_PAUSE)?)
-        }
+        Request::PruneLogs(req) => Reply::Pruned(std::thread::scope(|s| {
+            // A thread of its own at the lowest CPU priority: requests keep the CPU meanwhile.
+            s.spawn(|| {
+                crate::store::retention::lower_this_thread_priority();
+                store.prune_logs(req, crate::store::retention::PRUNE_PAUSE)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Invalid("the prune thread panicked".into())))
+        })?),
         Request::Backup { path, with_logs } => {
             Reply::Backup(write_backup_file(store, path, *with_logs)?)
         }

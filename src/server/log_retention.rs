@@ -2,7 +2,8 @@
 //!
 //! It wakes every [`INTERVAL`] (first shortly after start), reads the current settings (so a changed
 //! retention applies without a restart) and prunes on a blocking thread in small batches with pauses
-//! (see [`crate::store::retention`]), so requests keep being served while millions of records go.
+//! on a thread of the lowest CPU priority (see [`crate::store::retention`]), so requests keep being
+//! served while millions of records go.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,7 +35,12 @@ pub async fn run(state: Arc<AppState>) {
     loop {
         if let Some(req) = request(&state) {
             let store = state.store.clone();
-            match tokio::task::spawn_blocking(move || store.prune_logs(&req, PRUNE_PAUSE)).await {
+            let prune = move || {
+                crate::store::retention::run_low_priority(move || {
+                    store.prune_logs(&req, PRUNE_PAUSE)
+                })
+            };
+            match tokio::task::spawn_blocking(prune).await {
                 Ok(Ok(s)) if s.removed > 0 => tracing::info!(
                     removed = s.removed,
                     remaining = s.remaining,

@@ -84,9 +84,40 @@ pub struct PruneSummary {
 }
 
 /// Records removed per batch.
-pub const PRUNE_BATCH: usize = 1_000;
+pub const PRUNE_BATCH: usize = 500;
 /// The pause between batches when a server prunes (on demand or in the background).
-pub const PRUNE_PAUSE: Duration = Duration::from_millis(5);
+pub const PRUNE_PAUSE: Duration = Duration::from_millis(10);
+
+/// Gives the calling thread the lowest CPU priority (nice 19; Linux only, best effort). Call it only
+/// on a thread of your own: pool threads would keep it.
+pub fn lower_this_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority on this thread's own id changes only its scheduling priority.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 19);
+    }
+}
+
+/// Runs `f` on a new thread at the lowest CPU priority (nice 19), so a long prune yields the CPU to
+/// request handling, and returns its result.
+///
+/// # Errors
+/// [`StoreError::Invalid`] when the thread cannot be started or panics.
+pub fn run_low_priority<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    let thread = std::thread::Builder::new()
+        .name("btvep-log-prune".into())
+        .spawn(move || {
+            lower_this_thread_priority();
+            f()
+        })
+        .map_err(|e| StoreError::Invalid(format!("starting the prune thread: {e}")))?;
+    thread
+        .join()
+        .map_err(|_| StoreError::Invalid("the prune thread panicked".into()))?
+}
 
 impl Store {
     /// Removes old records (and their index entries) in batches of [`PRUNE_BATCH`], pausing `pause`
