@@ -13,6 +13,7 @@ pub mod dendrite;
 pub mod epistula;
 pub mod keys;
 pub mod metagraph;
+pub mod protocol;
 pub mod replay;
 pub mod strategy;
 pub mod synapse;
