@@ -11,6 +11,7 @@ pub mod body_hash;
 pub mod btauth;
 pub mod dendrite;
 pub mod epistula;
+pub mod http_miner;
 pub mod keys;
 pub mod metagraph;
 pub mod protocol;

@@ -8,7 +8,9 @@ use anyhow::{bail, Context as _};
 
 use super::Context;
 use crate::bittensor::dendrite::Dendrite;
+use crate::bittensor::http_miner::{DEFAULT_MINER_MODEL, DEFAULT_MINER_PATH};
 use crate::bittensor::keys::Hotkey;
+use crate::bittensor::protocol::MinerProtocol;
 use crate::config::{ConfigFile, Resolved, KEYS};
 use crate::miner::{ModelBackend, OpenAiSettings};
 use crate::server::state::{AppState, ConfigSource, Settings};
@@ -41,6 +43,14 @@ pub struct Args {
         default_value = "gpt-3.5-turbo"
     )]
     pub devnet_model: String,
+    /// Protocol the devnet miners (and so the gateway, as miner_protocol) speak: synapse, btauth or epistula
+    #[arg(long, value_name = "PROTOCOL", requires = "devnet", value_parser = parse_protocol)]
+    pub devnet_protocol: Option<MinerProtocol>,
+}
+
+fn parse_protocol(s: &str) -> Result<MinerProtocol, String> {
+    s.parse()
+        .map_err(|e: crate::bittensor::protocol::UnknownProtocol| e.to_string())
 }
 
 /// The validator hotkey the config names: `hotkey_mnemonic`, else the wallet `wallet_name`/`wallet_hotkey`.
@@ -79,6 +89,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
     if let Some(p) = args.port {
         flags.push(("port".into(), p.to_string()));
+    }
+    if let Some(p) = args.devnet_protocol {
+        flags.push(("miner_protocol".into(), p.to_string()));
     }
     let source = ConfigSource {
         path: ctx.paths.config_file.clone(),
@@ -130,6 +143,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             };
             let (key, reused) = crate::devnet::api_key(&store, &ctx.paths.data_dir)?;
             Some(DevnetPlan {
+                protocol: args.devnet_protocol.unwrap_or_default(),
                 miners: n,
                 backend,
                 api_key: key,
@@ -150,6 +164,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
 
 /// What `--devnet` asked for.
 struct DevnetPlan {
+    protocol: MinerProtocol,
     miners: usize,
     backend: ModelBackend,
     api_key: String,
@@ -180,17 +195,27 @@ async fn serve(
     // Devnet miners must be up, and their metagraph written, before the metagraph sync reads it.
     let devnet = match &devnet_plan {
         Some(plan) => Some(
-            crate::devnet::launch(
+            crate::devnet::launch_with(
                 &ctx.paths.data_dir,
                 plan.miners,
                 &hotkey_ss58,
                 plan.backend.clone(),
+                plan.protocol,
             )
             .await?,
         ),
         None => None,
     };
-    let dendrite = Dendrite::new(hotkey)?;
+    let protocol: MinerProtocol = resolved
+        .str("miner_protocol")
+        .unwrap_or("synapse")
+        .parse()?;
+    let dendrite = Dendrite::with_protocol(
+        hotkey,
+        protocol,
+        resolved.str("miner_path").unwrap_or(DEFAULT_MINER_PATH),
+        resolved.str("miner_model").unwrap_or(DEFAULT_MINER_MODEL),
+    )?;
     let settings = Settings::from_resolved(&resolved);
     let state = Arc::new(AppState::new(
         store.clone(),

@@ -24,6 +24,7 @@ pub mod metagraph_sync;
 pub mod metrics;
 pub mod moderation;
 pub mod openai;
+pub mod openai_stream;
 pub mod pipeline;
 pub mod state;
 

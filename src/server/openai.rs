@@ -324,6 +324,20 @@ async fn stream_reply(
     model: String,
     include_usage: bool,
 ) -> Result<Reply, ApiError> {
+    if let Some(http) = state.dendrite.http() {
+        // Miners speak an OpenAI API: relay the first one's real stream.
+        let http = http.clone();
+        return super::openai_stream::relay(
+            state,
+            &http,
+            meta,
+            params,
+            admitted,
+            model,
+            include_usage,
+        )
+        .await;
+    }
     let key = &admitted.key;
     let plan = match pipeline::plan(state, key, params) {
         Ok(p) => p,

@@ -1,0 +1,217 @@
+//! Real token streaming for `POST /v1/chat/completions` with `stream: true` when miners speak an OpenAI API
+//! (btauth or Epistula): the chosen miners are asked to stream, the **first whose first content chunk arrives**
+//! is relayed chunk by chunk as it comes (the others are cancelled at once), and only `id`, `model` and `created`
+//! are rewritten to btvep's.
+//!
+//! Failures before the first chunk move on to the next miner (like the plain path); when none starts, the client
+//! gets the usual 502 with `failed_responses`. A miner failing mid-stream ends the stream with an OpenAI-style
+//! `{"error": …}` event. Credits: one is reserved; it is kept once the miner's answer has started (its first
+//! content chunk is relayed), even if the client leaves mid-stream, and refunded when no miner started or the
+//! miner broke off mid-stream. The log record is written when the stream ends (or the client leaves).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use warp::hyper::body::Bytes;
+
+use super::error::ApiError;
+use super::http::{set_header, Reply};
+use super::openai::usage;
+use super::pipeline::{self, Admitted, ChatParams, RequestMeta, SettleGuard};
+use super::state::AppState;
+use crate::bittensor::dendrite::MinerResponse;
+use crate::bittensor::http_miner::{HttpMiners, LiveStream, StreamEvent};
+use crate::store::ApiKey;
+
+/// Streams the first miner to start answering; see the module docs.
+///
+/// # Errors
+/// As [`pipeline::plan`] and [`pipeline::reserve`]; [`ApiError::AllMinersFailed`] when no miner started.
+pub async fn relay(
+    state: &Arc<AppState>,
+    http: &HttpMiners,
+    meta: &RequestMeta,
+    params: &ChatParams,
+    admitted: &Admitted,
+    model: String,
+    include_usage: bool,
+) -> Result<Reply, ApiError> {
+    let key = &admitted.key;
+    let plan = match pipeline::plan(state, key, params) {
+        Ok(p) => p,
+        Err(e) => {
+            pipeline::log_refusal(state, meta, params, Some(key.id), &e);
+            return Err(e);
+        }
+    };
+    let reservation = match pipeline::reserve(state, key, 1) {
+        Ok(r) => r,
+        Err(e) => {
+            pipeline::log_refusal(state, meta, params, Some(key.id), &e);
+            return Err(e);
+        }
+    };
+    let guard = SettleGuard {
+        state: state.clone(),
+        key: key.clone(),
+        reservation,
+        used: 0,
+        armed: true,
+    };
+    let (roles, messages) = pipeline::synapse_fields(&params.messages);
+    let (live, failures) = http
+        .stream_first(
+            &plan.neurons,
+            &roles,
+            &messages,
+            &params.sampling,
+            plan.options,
+        )
+        .await;
+    let Some(live) = live else {
+        pipeline::log_answers(state, meta, params, key, &failures);
+        return Err(ApiError::AllMinersFailed(pipeline::failed_responses(
+            &failures,
+        )));
+    };
+    let (tx, rx) = mpsc::channel(16);
+    let job = Relay {
+        state: state.clone(),
+        meta: meta.clone(),
+        params: params.clone(),
+        key: key.clone(),
+        model,
+        include_usage,
+        failures,
+    };
+    tokio::spawn(job.run(live, guard, tx));
+    let mut reply = warp::Reply::into_response(warp::reply::stream(ChannelBody(rx)));
+    set_header(&mut reply, "content-type", "text/event-stream");
+    set_header(&mut reply, "x-request-id", &meta.request_id);
+    set_header(&mut reply, "cache-control", "no-cache");
+    Ok(reply)
+}
+
+/// A response body fed by a channel (warp needs a `Sync` stream); the relay learns the client left when a send
+/// fails.
+struct ChannelBody(mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl futures_util::Stream for ChannelBody {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+struct Relay {
+    state: Arc<AppState>,
+    meta: RequestMeta,
+    params: ChatParams,
+    key: ApiKey,
+    model: String,
+    include_usage: bool,
+    failures: Vec<MinerResponse>,
+}
+
+fn event(v: &Value) -> Result<Bytes, std::io::Error> {
+    Ok(Bytes::from(format!("data: {v}\n\n")))
+}
+
+impl Relay {
+    async fn run(
+        self,
+        mut live: LiveStream,
+        mut guard: SettleGuard,
+        tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    ) {
+        let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+        let created = chrono::Utc::now().timestamp();
+        let (uid, hotkey) = (live.neuron.uid, live.neuron.hotkey.clone());
+        // The miner's answer has started (its first content chunk is here): the credit is kept from now on.
+        guard.used = 1;
+        let mut failure: Option<String> = None;
+        let mut client_gone = false;
+        loop {
+            match live.next_event().await {
+                StreamEvent::Chunk(mut c) => {
+                    if let Some(obj) = c.as_object_mut() {
+                        obj.insert("id".into(), json!(id));
+                        obj.insert("model".into(), json!(self.model));
+                        obj.insert("created".into(), json!(created));
+                        obj.insert("object".into(), json!("chat.completion.chunk"));
+                        obj.remove("usage");
+                    }
+                    if let Some(choices) = c.get_mut("choices").and_then(Value::as_array_mut) {
+                        for ch in choices.iter_mut().filter_map(Value::as_object_mut) {
+                            ch.insert("uid".into(), json!(uid));
+                            ch.insert("responder_hotkey".into(), json!(hotkey));
+                        }
+                    }
+                    if tx.send(event(&c)).await.is_err() {
+                        client_gone = true;
+                        break;
+                    }
+                }
+                StreamEvent::Done => break,
+                StreamEvent::Failed(reason) => {
+                    tracing::warn!(uid, hotkey = %hotkey, %reason, "miner failed mid-stream");
+                    let _ = tx
+                        .send(event(&json!({"error": {
+                            "message": format!("the miner failed mid-stream: {reason}"),
+                            "type": "miner_error", "param": Value::Null, "code": "miner_failed"}})))
+                        .await;
+                    failure = Some(reason);
+                    break;
+                }
+            }
+        }
+        if failure.is_none() && !client_gone {
+            if self.include_usage {
+                let estimated = usage(&self.params.messages, &[live.text.as_str()]);
+                let u = live
+                    .usage
+                    .clone()
+                    .filter(|u| {
+                        ["prompt_tokens", "completion_tokens", "total_tokens"]
+                            .iter()
+                            .all(|k| u.get(*k).is_some_and(Value::is_u64))
+                    })
+                    .unwrap_or(estimated);
+                let _ = tx
+                    .send(event(&json!({
+                        "id": id, "object": "chat.completion.chunk", "created": created, "model": self.model,
+                        "system_fingerprint": Value::Null, "choices": [], "usage": u,
+                    })))
+                    .await;
+            }
+            let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
+        }
+        if failure.is_some() {
+            guard.used = 0; // the miner broke off: not the client's answer
+        }
+        let ok = failure.is_none() && !live.text.is_empty();
+        let winner = MinerResponse {
+            uid,
+            hotkey,
+            status_code: if failure.is_some() { 422 } else { 200 },
+            status_message: failure.unwrap_or_else(|| {
+                if client_gone {
+                    "Success (client left mid-stream)".into()
+                } else {
+                    "Success".into()
+                }
+            }),
+            completion: live.text.clone(),
+            elapsed: live.started.elapsed(),
+            is_success: ok,
+        };
+        let mut answers = self.failures;
+        answers.push(winner);
+        pipeline::log_answers(&self.state, &self.meta, &self.params, &self.key, &answers);
+        drop(guard);
+    }
+}
