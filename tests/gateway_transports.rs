@@ -181,3 +181,192 @@ async fn epistula_devnet_serves_chat_plain_and_real_streams() {
         .await
         .expect("timed out");
 }
+
+// ------------------------------------------------------------------ hostile miners (library level)
+
+use btvep::bittensor::dendrite::{Dendrite, QueryOptions};
+use btvep::bittensor::http_miner::{Sampling, StreamEvent};
+use btvep::bittensor::keys::Hotkey;
+use btvep::bittensor::metagraph::Neuron;
+use btvep::bittensor::protocol::MinerProtocol;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// A raw HTTP "miner" that reads the request and then writes `script` (bytes, then a pause) and closes.
+async fn raw_miner(script: Vec<(Vec<u8>, Duration)>) -> Neuron {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let script = script.clone();
+            tokio::spawn(async move {
+                // Read the head and the declared body.
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 4096];
+                loop {
+                    let n = sock.read(&mut tmp).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&tmp[..n]);
+                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + len {
+                            break;
+                        }
+                    }
+                }
+                for (bytes, pause) in script {
+                    if sock.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                    let _ = sock.flush().await;
+                    tokio::time::sleep(pause).await;
+                }
+            });
+        }
+    });
+    let (hk, _) = Hotkey::generate().unwrap();
+    Neuron::new(0, hk.ss58(), "127.0.0.1", addr.port())
+}
+
+fn head(ctype: &str, extra: &str) -> Vec<u8> {
+    format!("HTTP/1.1 200 OK\r\ncontent-type: {ctype}\r\nconnection: close\r\n{extra}\r\n")
+        .into_bytes()
+}
+
+fn sse(data: &str) -> Vec<u8> {
+    format!("data: {data}\n\n").into_bytes()
+}
+
+const CHUNK: &str = r#"{"choices":[{"index":0,"delta":{"content":"hi"}}]}"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_miners_are_clean_failed_attempts() {
+    let (hk, _) = Hotkey::generate().unwrap();
+    let d = Dendrite::with_protocol(
+        hk,
+        MinerProtocol::Btauth,
+        "/v1/chat/completions",
+        "bittensor",
+    )
+    .unwrap();
+    let http = d.http().unwrap().clone();
+    let roles = vec!["user".to_string()];
+    let msgs = vec!["hi".to_string()];
+    let none = Sampling::default();
+    let t = Duration::from_secs(2);
+    let ms = Duration::from_millis;
+
+    // Plain answers.
+    let html = raw_miner(vec![(
+        [head("text/html", ""), b"<html>".to_vec()].concat(),
+        ms(0),
+    )])
+    .await;
+    let r = d.query_one(&html, &roles, &msgs, t).await;
+    assert_eq!((r.status_code, r.is_success), (422, false), "{r:?}");
+    let bad_json = raw_miner(vec![(
+        [head("application/json", ""), b"{oops".to_vec()].concat(),
+        ms(0),
+    )])
+    .await;
+    let r = d.query_one(&bad_json, &roles, &msgs, t).await;
+    assert_eq!(r.status_code, 422, "{r:?}");
+    let huge = raw_miner(vec![(
+        [
+            head("application/json", ""),
+            vec![b' '; http.max_response_bytes() + 10],
+        ]
+        .concat(),
+        ms(0),
+    )])
+    .await;
+    let r = d.query_one(&huge, &roles, &msgs, t).await;
+    assert_eq!(r.status_code, 422, "{r:?}");
+    assert!(r.status_message.contains("too large"), "{r:?}");
+    let boom = raw_miner(vec![(
+        b"HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{\"error\":{\"message\":\"boom\\u0007\"}}".to_vec(),
+        ms(0),
+    )])
+    .await;
+    let r = d.query_one(&boom, &roles, &msgs, t).await;
+    assert_eq!(
+        (r.status_code, r.status_message.as_str()),
+        (500, "boom"),
+        "{r:?}"
+    );
+    // A trickle (a byte every 100 ms, never done) is cut at the timeout.
+    let mut trickle = vec![(head("application/json", ""), ms(100))];
+    trickle.extend((0..100).map(|_| (b" ".to_vec(), ms(100))));
+    let trickle = raw_miner(trickle).await;
+    let r = d
+        .query_one(&trickle, &roles, &msgs, Duration::from_millis(800))
+        .await;
+    assert_eq!(r.status_code, 408, "{r:?}");
+
+    // Streams.
+    let opts = |timeout| QueryOptions {
+        timeout,
+        in_parallel: 8,
+        respond_on_first_success: true,
+    };
+    let keepalive_only = {
+        let mut s = vec![(head("text/event-stream", ""), ms(50))];
+        s.extend((0..100).map(|_| (b": keepalive\n\n".to_vec(), ms(50))));
+        raw_miner(s).await
+    };
+    let not_json = raw_miner(vec![(
+        [head("text/event-stream", ""), sse("{not json")].concat(),
+        ms(0),
+    )])
+    .await;
+    let (live, failures) = http
+        .stream_first(
+            &[keepalive_only.clone(), not_json.clone(), html.clone()],
+            &roles,
+            &msgs,
+            &none,
+            opts(Duration::from_millis(800)),
+        )
+        .await;
+    assert!(live.is_none());
+    let mut codes: Vec<u16> = failures.iter().map(|f| f.status_code).collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [408, 422, 422], "{failures:?}");
+
+    // The first miner to start wins even next to a slow one; a mid-stream drop is a Failed event.
+    let slow = raw_miner(vec![
+        (head("text/event-stream", ""), ms(1500)),
+        (sse(CHUNK), ms(0)),
+    ])
+    .await;
+    let drops = raw_miner(vec![(
+        [
+            head("text/event-stream", ""),
+            sse(CHUNK),
+            b"data: {\"choi".to_vec(),
+        ]
+        .concat(),
+        ms(0),
+    )])
+    .await;
+    let (live, failures) = http
+        .stream_first(&[slow, drops], &roles, &msgs, &none, opts(t))
+        .await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let mut live = live.expect("the fast miner starts");
+    assert_eq!(live.text, "hi");
+    assert!(matches!(live.next_event().await, StreamEvent::Chunk(_)));
+    assert!(
+        matches!(live.next_event().await, StreamEvent::Failed(_)),
+        "a truncated stream is a failure"
+    );
+}
