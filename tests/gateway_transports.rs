@@ -56,7 +56,8 @@ async fn spawn_stub() -> (std::net::SocketAddr, Arc<Stub>) {
                 } else {
                     warp::reply::Reply::into_response(warp::reply::json(&json!({
                         "id": "x", "object": "chat.completion", "created": 0, "model": "m",
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "plain answer"}, "finish_reason": "stop"}]
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": "plain answer"}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13}
                     })))
                 }
             }
@@ -115,6 +116,7 @@ async fn exercise(protocol: &str) {
         .await;
     assert_eq!(s, 200, "{protocol}: {v}");
     assert_eq!(v["choices"][0]["uid"], 1);
+    assert_eq!(v["usage"]["total_tokens"], 13, "the miner's usage: {v}");
     let call = stub.calls.lock().unwrap().last().cloned().unwrap();
     assert_eq!(call["temperature"], 0.25, "{call}");
     assert_eq!(call["seed"], 9, "{call}");

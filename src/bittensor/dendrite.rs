@@ -49,6 +49,9 @@ pub struct MinerResponse {
     pub elapsed: Duration,
     /// Status 200 with a non-empty completion.
     pub is_success: bool,
+    /// Token usage the miner reported (`prompt_tokens`, `completion_tokens`, `total_tokens`); only OpenAI-API
+    /// miners report it, `None` means "estimate".
+    pub usage: Option<serde_json::Value>,
 }
 
 impl MinerResponse {
@@ -66,6 +69,7 @@ impl MinerResponse {
             completion: String::new(),
             elapsed,
             is_success: false,
+            usage: None,
         }
     }
 }
@@ -428,6 +432,7 @@ impl Dendrite {
                     },
                     elapsed,
                     is_success,
+                    usage: None,
                 }
             }
         }

@@ -380,6 +380,7 @@ impl HttpMiners {
             completion: String::new(),
             elapsed: start.elapsed(),
             is_success: false,
+            usage: None,
         };
         if !neuron.is_serving() {
             return fail(503, "Service unavailable (not serving)".into());
@@ -459,6 +460,7 @@ impl HttpMiners {
             completion: text.to_string(),
             elapsed: start.elapsed(),
             is_success: true,
+            usage: valid_usage(v.get("usage")),
         }
     }
 
@@ -483,6 +485,7 @@ impl HttpMiners {
             completion: String::new(),
             elapsed: start.elapsed(),
             is_success: false,
+            usage: None,
         };
         if !neuron.is_serving() {
             return Err(fail(503, "Service unavailable (not serving)".into()));
@@ -636,6 +639,17 @@ impl HttpMiners {
         }
         (None, failures)
     }
+}
+
+/// A miner's `usage` object reduced to the three OpenAI counters, when all three are whole numbers.
+pub fn valid_usage(u: Option<&Value>) -> Option<Value> {
+    let u = u?;
+    let get = |k: &str| u.get(k).and_then(Value::as_u64);
+    Some(json!({
+        "prompt_tokens": get("prompt_tokens")?,
+        "completion_tokens": get("completion_tokens")?,
+        "total_tokens": get("total_tokens")?,
+    }))
 }
 
 fn content_type(resp: &reqwest::Response) -> String {

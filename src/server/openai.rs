@@ -285,7 +285,8 @@ async fn run(
                 "responder_hotkey": a.hotkey,
                 "response_ms": u64::try_from(a.elapsed.as_millis()).unwrap_or(u64::MAX),
             })).collect::<Vec<_>>(),
-            "usage": usage(&params.messages, &completions),
+            "usage": super::openai_stream::reported_usage(&served.answers)
+                .unwrap_or_else(|| usage(&params.messages, &completions)),
             "failed_responses": pipeline::failed_responses(&served.failures),
         });
         json_reply(200, &body, &meta.request_id)

@@ -23,7 +23,7 @@ use super::openai::usage;
 use super::pipeline::{self, Admitted, ChatParams, RequestMeta, SettleGuard};
 use super::state::AppState;
 use crate::bittensor::dendrite::MinerResponse;
-use crate::bittensor::http_miner::{HttpMiners, LiveStream, StreamEvent};
+use crate::bittensor::http_miner::{valid_usage, HttpMiners, LiveStream, StreamEvent};
 use crate::store::ApiKey;
 
 /// Streams the first miner to start answering; see the module docs.
@@ -93,6 +93,14 @@ pub async fn relay(
     set_header(&mut reply, "x-request-id", &meta.request_id);
     set_header(&mut reply, "cache-control", "no-cache");
     Ok(reply)
+}
+
+/// The usage of a plain answer: the miner's own when there is exactly one answer and it reported valid counts.
+pub fn reported_usage(answers: &[MinerResponse]) -> Option<Value> {
+    match answers {
+        [a] => a.usage.clone(),
+        _ => None,
+    }
 }
 
 /// A response body fed by a channel (warp needs a `Sync` stream); the relay learns the client left when a send
@@ -171,16 +179,8 @@ impl Relay {
         }
         if failure.is_none() && !client_gone {
             if self.include_usage {
-                let estimated = usage(&self.params.messages, &[live.text.as_str()]);
-                let u = live
-                    .usage
-                    .clone()
-                    .filter(|u| {
-                        ["prompt_tokens", "completion_tokens", "total_tokens"]
-                            .iter()
-                            .all(|k| u.get(*k).is_some_and(Value::is_u64))
-                    })
-                    .unwrap_or(estimated);
+                let u = valid_usage(live.usage.as_ref())
+                    .unwrap_or_else(|| usage(&self.params.messages, &[live.text.as_str()]));
                 let _ = tx
                     .send(event(&json!({
                         "id": id, "object": "chat.completion.chunk", "created": created, "model": self.model,
@@ -208,6 +208,7 @@ impl Relay {
             completion: live.text.clone(),
             elapsed: live.started.elapsed(),
             is_success: ok,
+            usage: valid_usage(live.usage.as_ref()),
         };
         let mut answers = self.failures;
         answers.push(winner);
