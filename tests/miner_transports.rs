@@ -183,6 +183,9 @@ async fn post(
         .post(format!("http://{addr}/v1/chat/completions"))
         .timeout(Duration::from_secs(30))
         .header("content-type", "application/json")
+        // The reference Epistula client copies body fields into headers: unknown headers are ignored.
+        .header("task", "InferenceTask")
+        .header("seed", "42")
         .body(body.to_vec());
     for (k, v) in headers {
         r = r.header(*k, v);

@@ -409,7 +409,7 @@ where
                 return Err(backend_failure(&format!("HTTP {}", status.as_u16())));
             }
             if stream {
-                Ok((relay_stream(resp, slot), true))
+                Ok((relay_stream(resp, slot, deadline).await?, true))
             } else {
                 let v = read_plain(resp, deadline, o.suffix.as_deref()).await?;
                 drop(slot);
@@ -512,8 +512,29 @@ fn sse_response(rx: mpsc::Receiver<Result<Bytes, std::io::Error>>) -> warp::repl
 
 /// Relay the backend's event stream as it arrives, holding the model slot until it ends. A backend that breaks or
 /// falls silent for [`STREAM_IDLE`] ends the stream with an OpenAI-style error event.
-fn relay_stream(mut resp: reqwest::Response, slot: super::priority::Slot) -> warp::reply::Response {
+///
+/// The answer's headers wait for the backend's first bytes (before `deadline`), so they leave in one packet with
+/// them: sending the headers alone first would let Nagle's algorithm hold the first chunk back until the caller's
+/// delayed ACK (~40 ms of time to first token).
+///
+/// # Errors
+/// A 502 refusal when the backend sends nothing before `deadline` or breaks before its first bytes.
+async fn relay_stream(
+    mut resp: reqwest::Response,
+    slot: super::priority::Slot,
+    deadline: Instant,
+) -> Result<warp::reply::Response, Refusal> {
+    let first = tokio::time::timeout_at(deadline, resp.chunk())
+        .await
+        .map_err(|_| backend_failure("timed out"))?
+        .map_err(|e| backend_failure(&transport_text(&e)))?;
     let (tx, rx) = mpsc::channel(32);
+    match first {
+        Some(first) => {
+            let _ = tx.try_send(Ok(first));
+        }
+        None => return Ok(sse_response(rx)),
+    }
     tokio::spawn(async move {
         let _slot = slot;
         loop {
@@ -535,7 +556,7 @@ fn relay_stream(mut resp: reqwest::Response, slot: super::priority::Slot) -> war
             return;
         }
     });
-    sse_response(rx)
+    Ok(sse_response(rx))
 }
 
 fn last_user_text(messages: &[Value]) -> Vec<String> {
