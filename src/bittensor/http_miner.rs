@@ -393,7 +393,7 @@ impl HttpMiners {
                 .await
                 .map_err(|e| (503, format!("Service unavailable: {}", reqwest_text(&e))))?;
             let status = resp.status().as_u16();
-            let is_json = content_type(&resp).contains("json");
+            let ctype = content_type(&resp);
             if resp
                 .content_length()
                 .is_some_and(|n| n > self.max_response_bytes as u64)
@@ -411,9 +411,9 @@ impl HttpMiners {
                 }
                 bytes.extend_from_slice(&c);
             }
-            Ok((status, is_json, bytes))
+            Ok((status, ctype, bytes))
         };
-        let (status, is_json, bytes) = match tokio::time::timeout(timeout, exchange).await {
+        let (status, ctype, bytes) = match tokio::time::timeout(timeout, exchange).await {
             Err(_) => {
                 let mut r = fail(
                     408,
@@ -434,7 +434,24 @@ impl HttpMiners {
                 .unwrap_or_else(|| format!("HTTP {status}"));
             return fail(status, msg);
         }
-        if !is_json {
+        if ctype.starts_with("text/event-stream") {
+            // A miner that always streams (SN1-style): the whole stream is the answer.
+            return match collect_sse(&bytes) {
+                Err(e) => fail(422, e),
+                Ok((text, _)) if text.is_empty() => fail(200, "Empty response".into()),
+                Ok((text, usage)) => MinerResponse {
+                    uid: neuron.uid,
+                    hotkey: neuron.hotkey.clone(),
+                    status_code: 200,
+                    status_message: "Success".into(),
+                    completion: text,
+                    elapsed: start.elapsed(),
+                    is_success: true,
+                    usage: valid_usage(usage.as_ref()),
+                },
+            };
+        }
+        if !ctype.contains("json") {
             return fail(422, "wrong content type (expected JSON)".into());
         }
         let Some(v) = parsed else {
@@ -652,6 +669,30 @@ pub fn valid_usage(u: Option<&Value>) -> Option<Value> {
     }))
 }
 
+/// The content and last usage of a whole event stream already read (capped by the caller).
+fn collect_sse(bytes: &[u8]) -> Result<(String, Option<Value>), String> {
+    let mut text = String::new();
+    let mut usage = None;
+    for line in String::from_utf8_lossy(bytes).lines() {
+        let Some(data) = line.strip_prefix("data:") else {
+            continue;
+        };
+        match classify(data.trim_start()) {
+            Data::Done => break,
+            Data::Error(e) => return Err(e),
+            Data::Chunk {
+                content, usage: u, ..
+            } => {
+                text.push_str(&content);
+                if u.is_some() {
+                    usage = u;
+                }
+            }
+        }
+    }
+    Ok((text, usage))
+}
+
 fn content_type(resp: &reqwest::Response) -> String {
     resp.headers()
         .get(reqwest::header::CONTENT_TYPE)
@@ -685,6 +726,13 @@ mod tests {
             }
             _ => panic!("usage"),
         }
+    }
+
+    #[test]
+    fn whole_streams_collect() {
+        let s = b"data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n: ping\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"b\"}}]}\n\ndata: [DONE]\n\n";
+        assert_eq!(collect_sse(s).unwrap().0, "ab");
+        assert!(collect_sse(b"data: {\"error\":\"x\"}\n\n").is_err());
     }
 
     #[test]

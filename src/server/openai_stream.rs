@@ -87,7 +87,11 @@ pub async fn relay(
         include_usage,
         failures,
     };
-    tokio::spawn(job.run(live, guard, tx));
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(job.run(live, guard, tx, started_tx));
+    // Hand the answer to the connection only once its first event is queued, so the headers and the first chunk
+    // leave together (headers alone first would let Nagle's algorithm hold the chunk for the client's delayed ACK).
+    let _ = started_rx.await;
     let mut reply = warp::Reply::into_response(warp::reply::stream(ChannelBody(rx)));
     set_header(&mut reply, "content-type", "text/event-stream");
     set_header(&mut reply, "x-request-id", &meta.request_id);
@@ -135,7 +139,9 @@ impl Relay {
         mut live: LiveStream,
         mut guard: SettleGuard,
         tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+        started: tokio::sync::oneshot::Sender<()>,
     ) {
+        let mut started = Some(started);
         let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
         let created = chrono::Utc::now().timestamp();
         let (uid, hotkey) = (live.neuron.uid, live.neuron.hotkey.clone());
@@ -162,6 +168,9 @@ impl Relay {
                     if tx.send(event(&c)).await.is_err() {
                         client_gone = true;
                         break;
+                    }
+                    if let Some(s) = started.take() {
+                        let _ = s.send(());
                     }
                 }
                 StreamEvent::Done => break,
