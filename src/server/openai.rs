@@ -63,8 +63,8 @@ pub struct StreamOptions {
     pub include_usage: bool,
 }
 
-/// The request body; OpenAI fields btvep does not use (temperature, max_tokens, n, stop, user, ...) are
-/// accepted and ignored, as are unknown fields.
+/// The request body; OpenAI's sampling fields (temperature, max_tokens, n, stop, ...) are forwarded to
+/// btauth/epistula miners (see [`QueryFields`]) and ignored by synapse miners; other fields are ignored.
 #[derive(Debug, Deserialize)]
 pub struct CompletionRequest {
     /// Strategy selector.
