@@ -1442,7 +1442,7 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__miner)
-            opts="-h -V --openai.suffix --openai.max_tokens --openai.temperature --openai.top_p --openai.n --openai.presence_penalty --openai.frequency_penalty --openai.model_name --openai.base_url --builtin --axon.port --axon.ip --netuid --subtensor.network --metagraph-file --wallet.name --wallet.hotkey --wallet.path --mnemonic-env --miner.blacklist.whitelist --miner.blacklist.blacklist --miner.blacklist.allow_non_registered --miner.blacklist.force_validator_permit --miner.blacklist.minimum_stake_requirement --miner.max_concurrency --config --data-dir --set --help --version"
+            opts="-h -V --openai.suffix --openai.max_tokens --openai.temperature --openai.top_p --openai.n --openai.presence_penalty --openai.frequency_penalty --openai.model_name --openai.base_url --builtin --axon.port --axon.ip --netuid --subtensor.network --metagraph-file --wallet.name --wallet.hotkey --wallet.path --mnemonic-env --miner.blacklist.whitelist --miner.blacklist.blacklist --miner.blacklist.allow_non_registered --miner.blacklist.force_validator_permit --miner.blacklist.minimum_stake_requirement --miner.max_concurrency --protocol --config --data-dir --set --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1533,6 +1533,10 @@ _btvep() {
                     return 0
                     ;;
                 --miner.max_concurrency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1956,7 +1960,7 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__start)
-            opts="-p -h -V --host --port --devnet --devnet-model-url --devnet-model --config --data-dir --set --help --version"
+            opts="-p -h -V --host --port --devnet --devnet-model-url --devnet-model --devnet-protocol --config --data-dir --set --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1983,6 +1987,10 @@ _btvep() {
                     return 0
                     ;;
                 --devnet-model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --devnet-protocol)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

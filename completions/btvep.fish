@@ -234,6 +234,7 @@ complete -c btvep -n "__fish_btvep_using_subcommand start" -s p -l port -d 'Port
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l devnet -d 'Also run a local subnet of N miners (throwaway hotkeys, loopback ports, real signed protocol), create or reuse an API key for it and print a ready-to-run curl line. Listens on 127.0.0.1 unless --host is given; a throwaway validator hotkey is used if none is configured' -r
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l devnet-model-url -d 'Devnet miners answer through this OpenAI-compatible server (e.g. http://127.0.0.1:11434/v1 for Ollama; key from OPENAI_API_KEY) instead of the built-in responder' -r
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l devnet-model -d 'Model name for --devnet-model-url' -r
+complete -c btvep -n "__fish_btvep_using_subcommand start" -l devnet-protocol -d 'Protocol the devnet miners (and so the gateway, as miner_protocol) speak: synapse, btauth or epistula' -r
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
@@ -268,6 +269,7 @@ complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.wh
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.blacklist -d 'Hotkeys never allowed to call' -r
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.minimum_stake_requirement -d 'Minimum caller stake in TAO' -r
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.max_concurrency -d 'Model calls in flight at most; further callers wait, higher stake first' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miner" -l protocol -d 'Protocol to serve: synapse (POST /Prompting, bittensor 6–10), btauth (OpenAI POST /v1/chat/completions signed with bittensor 11\'s btauth/1) or epistula (the same API signed with Epistula v2)' -r
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r

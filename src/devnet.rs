@@ -3,7 +3,8 @@
 //! N miners run in-process on loopback ports with throwaway hotkeys, answering through the configured
 //! OpenAI-compatible model server or the built-in (clearly labelled) responder. A metagraph file lists
 //! them and the validator hotkey, and the gateway reads it like any other metagraph file. Every query
-//! still travels over the real signed dendrite→axon protocol.
+//! still travels over the real signed protocol: the synapse (dendrite→axon) by default, or btauth/Epistula
+//! with `--devnet-protocol`.
 //!
 //! State lives in `<data dir>/devnet/`: `metagraph.json` (rewritten on every start, since ports change)
 //! and `api_key` (mode 0600), the devnet's own API key, reused across restarts while it stays valid.
@@ -16,7 +17,7 @@ use anyhow::Context as _;
 
 use crate::bittensor::keys::Hotkey;
 use crate::bittensor::metagraph::{Metagraph, Neuron};
-use crate::miner::{self, MetagraphCell, MinerSettings, ModelBackend};
+use crate::miner::{self, MetagraphCell, MinerProtocol, MinerSettings, ModelBackend};
 use crate::store::{NewKey, Store};
 
 /// The devnet's state directory inside a data directory.
@@ -55,6 +56,20 @@ pub async fn launch(
     n: usize,
     validator_ss58: &str,
     backend: ModelBackend,
+) -> anyhow::Result<Devnet> {
+    launch_with(data_dir, n, validator_ss58, backend, MinerProtocol::Synapse).await
+}
+
+/// [`launch`] with miners speaking `protocol` (the gateway must use the same `miner_protocol`).
+///
+/// # Errors
+/// As [`launch`].
+pub async fn launch_with(
+    data_dir: &Path,
+    n: usize,
+    validator_ss58: &str,
+    backend: ModelBackend,
+    protocol: MinerProtocol,
 ) -> anyhow::Result<Devnet> {
     anyhow::ensure!(
         (1..=256).contains(&n),
@@ -111,6 +126,7 @@ pub async fn launch(
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let settings = MinerSettings {
             backend: backend.clone(),
+            protocol,
             ..Default::default()
         };
         let cell = cell.clone();

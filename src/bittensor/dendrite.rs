@@ -13,8 +13,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
 
+use super::http_miner::{HttpMiners, Sampling};
 use super::keys::Hotkey;
 use super::metagraph::Neuron;
+use super::protocol::MinerProtocol;
 use super::synapse::{self, PromptingRequest, PROMPTING};
 
 /// Default per-miner timeout (the SDK's and btvep's 12 s).
@@ -47,6 +49,9 @@ pub struct MinerResponse {
     pub elapsed: Duration,
     /// Status 200 with a non-empty completion.
     pub is_success: bool,
+    /// Token usage the miner reported (`prompt_tokens`, `completion_tokens`, `total_tokens`); only OpenAI-API
+    /// miners report it, `None` means "estimate".
+    pub usage: Option<serde_json::Value>,
 }
 
 impl MinerResponse {
@@ -64,6 +69,7 @@ impl MinerResponse {
             completion: String::new(),
             elapsed,
             is_success: false,
+            usage: None,
         }
     }
 }
@@ -147,6 +153,8 @@ struct Inner {
     last_nonce: AtomicU64,
     dendrite_ip: String,
     max_response_bytes: usize,
+    /// Set when miners speak an OpenAI API (btauth/Epistula) instead of the synapse.
+    http: Option<HttpMiners>,
 }
 
 /// A dendrite bound to one validator hotkey. Cheap to clone (shared state behind an `Arc`).
@@ -224,8 +232,48 @@ impl Dendrite {
                 last_nonce: AtomicU64::new(0),
                 dendrite_ip: "0.0.0.0".to_string(),
                 max_response_bytes,
+                http: None,
             }),
         })
+    }
+
+    /// A dendrite speaking `protocol` to miners: the synapse (like [`Dendrite::new`]), or an OpenAI API at
+    /// `miner_path` with `miner_model`, signed with btauth/1 or Epistula v2 (see [`HttpMiners`]).
+    ///
+    /// # Errors
+    /// [`DendriteError::Client`] if the HTTP client cannot be built.
+    pub fn with_protocol(
+        hotkey: Hotkey,
+        protocol: MinerProtocol,
+        miner_path: &str,
+        miner_model: &str,
+    ) -> Result<Self, DendriteError> {
+        let mut d = Self::new(hotkey)?;
+        if protocol.is_openai() {
+            let inner = Arc::get_mut(&mut d.inner).expect("fresh dendrite");
+            inner.http = Some(HttpMiners::new(
+                protocol,
+                inner.hotkey.clone(),
+                inner.client.clone(),
+                miner_path,
+                miner_model,
+                inner.max_response_bytes,
+            ));
+        }
+        Ok(d)
+    }
+
+    /// The protocol spoken to miners.
+    pub fn protocol(&self) -> MinerProtocol {
+        self.inner
+            .http
+            .as_ref()
+            .map_or(MinerProtocol::Synapse, HttpMiners::protocol)
+    }
+
+    /// The OpenAI-API client when miners speak btauth or Epistula (real streaming goes through it).
+    pub fn http(&self) -> Option<&HttpMiners> {
+        self.inner.http.as_ref()
     }
 
     /// The validator hotkey address.
@@ -266,8 +314,15 @@ impl Dendrite {
         timeout: Duration,
     ) -> MinerResponse {
         let body_hash = synapse::body_hash_for(messages);
-        self.query_one_hashed(neuron, roles, messages, &body_hash, timeout)
-            .await
+        self.query_one_hashed(
+            neuron,
+            roles,
+            messages,
+            &body_hash,
+            &Sampling::default(),
+            timeout,
+        )
+        .await
     }
 
     async fn query_one_hashed(
@@ -276,8 +331,14 @@ impl Dendrite {
         roles: &[String],
         messages: &[String],
         body_hash: &str,
+        sampling: &Sampling,
         timeout: Duration,
     ) -> MinerResponse {
+        if let Some(http) = &self.inner.http {
+            return http
+                .query_one(neuron, roles, messages, sampling, timeout)
+                .await;
+        }
         let start = Instant::now();
         let endpoint = format!("{}/{PROMPTING}", neuron.socket_addr_text());
         if !neuron.is_serving() {
@@ -371,6 +432,7 @@ impl Dendrite {
                     },
                     elapsed,
                     is_success,
+                    usage: None,
                 }
             }
         }
@@ -426,11 +488,26 @@ impl Dendrite {
         messages: &[String],
         opts: QueryOptions,
     ) -> Vec<MinerResponse> {
+        self.query_with(neurons, roles, messages, &Sampling::default(), opts)
+            .await
+    }
+
+    /// [`Dendrite::query`] with the client's OpenAI sampling fields (sent to OpenAI-API miners; the synapse has
+    /// no place for them).
+    pub async fn query_with(
+        &self,
+        neurons: &[Neuron],
+        roles: &[String],
+        messages: &[String],
+        sampling: &Sampling,
+        opts: QueryOptions,
+    ) -> Vec<MinerResponse> {
         let mut out = Vec::with_capacity(neurons.len());
-        let mut responses = std::pin::pin!(self.query_stream(
+        let mut responses = std::pin::pin!(self.query_stream_with(
             neurons.to_vec(),
             roles.to_vec(),
             messages.to_vec(),
+            sampling.clone(),
             opts
         ));
         while let Some(r) = responses.next().await {
@@ -454,6 +531,19 @@ impl Dendrite {
         messages: Vec<String>,
         opts: QueryOptions,
     ) -> impl Stream<Item = MinerResponse> + Send + 'static {
+        self.query_stream_with(neurons, roles, messages, Sampling::default(), opts)
+    }
+
+    /// [`Dendrite::query_stream`] with the client's OpenAI sampling fields.
+    pub fn query_stream_with(
+        &self,
+        neurons: Vec<Neuron>,
+        roles: Vec<String>,
+        messages: Vec<String>,
+        sampling: Sampling,
+        opts: QueryOptions,
+    ) -> impl Stream<Item = MinerResponse> + Send + 'static {
+        let sampling = Arc::new(sampling);
         let batch = opts.in_parallel.max(1);
         let body_hash: Arc<str> = synapse::body_hash_for(&messages).into();
         let roles: Arc<[String]> = roles.into();
@@ -464,16 +554,24 @@ impl Dendrite {
             let tasks: FuturesUnordered<_> = batch
                 .into_iter()
                 .map(|neuron| {
-                    let (this, roles, messages, body_hash) = (
+                    let (this, roles, messages, body_hash, sampling) = (
                         this.clone(),
                         Arc::clone(&roles),
                         Arc::clone(&messages),
                         Arc::clone(&body_hash),
+                        Arc::clone(&sampling),
                     );
                     let fallback = neuron.clone();
                     let handle = tokio::spawn(async move {
-                        this.query_one_hashed(&neuron, &roles, &messages, &body_hash, opts.timeout)
-                            .await
+                        this.query_one_hashed(
+                            &neuron,
+                            &roles,
+                            &messages,
+                            &body_hash,
+                            &sampling,
+                            opts.timeout,
+                        )
+                        .await
                     });
                     let guarded = AbortOnDrop(handle);
                     async move {

@@ -310,6 +310,58 @@ pub fn ss58_decode(address: &str) -> Result<[u8; 32], KeyError> {
     Ok(public)
 }
 
+/// Decode an SS58 address of **any** prefix (one-byte 0–63 or two-byte 64–16383) to its 32-byte public key,
+/// checking the checksum. The SDK's `http_auth` and substrate-interface accept any format; btvep's own keys use 42.
+///
+/// # Errors
+/// [`KeyError::Ss58`] when the text is not base58, has the wrong length, or a bad checksum.
+pub fn ss58_decode_any_prefix(address: &str) -> Result<[u8; 32], KeyError> {
+    let err = |reason: &str| KeyError::Ss58 {
+        address: address.to_string(),
+        reason: reason.to_string(),
+    };
+    let bytes = bs58::decode(address)
+        .into_vec()
+        .map_err(|_| err("not base58"))?;
+    let prefix_len = match bytes.first() {
+        Some(b) if *b < 64 => 1,
+        Some(b) if *b < 128 => 2,
+        _ => return Err(err("bad SS58 prefix")),
+    };
+    if bytes.len() != prefix_len + 32 + 2 {
+        return Err(err("wrong length (expected a 32-byte account)"));
+    }
+    let body = prefix_len + 32;
+    let checksum = ss58_checksum(&bytes[..body]);
+    if checksum[..2] != bytes[body..] {
+        return Err(err("bad checksum"));
+    }
+    let mut public = [0u8; 32];
+    public.copy_from_slice(&bytes[prefix_len..body]);
+    Ok(public)
+}
+
+/// Verify a raw 64-byte sr25519 signature by `public` over `message` (context `substrate`), also accepting one over
+/// `<Bytes>` ‖ message ‖ `</Bytes>` like `bittensor_wallet`. Bytes that are not a schnorrkel signature (64 zero
+/// bytes, say) or a public key that is not a Ristretto point simply do not verify.
+pub fn verify_sr25519(public: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    let (Ok(public), Ok(signature)) = (
+        PublicKey::from_bytes(public),
+        Signature::from_bytes(signature),
+    ) else {
+        return false;
+    };
+    let ctx = schnorrkel::signing_context(SIGNING_CONTEXT);
+    if public.verify(ctx.bytes(message), &signature).is_ok() {
+        return true;
+    }
+    let mut wrapped = Vec::with_capacity(message.len() + 15);
+    wrapped.extend_from_slice(b"<Bytes>");
+    wrapped.extend_from_slice(message);
+    wrapped.extend_from_slice(b"</Bytes>");
+    public.verify(ctx.bytes(&wrapped), &signature).is_ok()
+}
+
 /// Parse a wire signature: `0x` is mandatory, like `bittensor_wallet` (which rejects it otherwise).
 ///
 /// # Errors

@@ -3,14 +3,20 @@
 //!
 //! Entry points: [`keys::Hotkey`] (load the validator hotkey), [`metagraph::Metagraph`] (who the miners are),
 //! [`strategy::QueryStrategy::select`] (which miners to ask), [`dendrite::Dendrite::query`] (ask them), and
-//! [`axon::AxonVerifier`] (the miner side).
+//! [`axon::AxonVerifier`] (the miner side). The HTTP transports of today's subnets sign with [`btauth`]
+//! (bittensor 11) or [`epistula`] (Epistula v2).
 
 pub mod axon;
 pub mod body_hash;
+pub mod btauth;
 pub mod dendrite;
+pub mod epistula;
+pub mod http_miner;
 pub mod keys;
 pub mod metagraph;
 pub mod metagraph_cell;
+pub mod protocol;
+pub mod replay;
 pub mod strategy;
 pub mod synapse;
 mod unicode_nonprintable;

@@ -12,7 +12,8 @@ use super::{env, Context};
 use crate::bittensor::keys::{self, Hotkey};
 use crate::bittensor::metagraph::MetagraphSource;
 use crate::miner::{
-    self, BlacklistSettings, MetagraphCell, MinerSettings, ModelBackend, OpenAiSettings,
+    self, BlacklistSettings, MetagraphCell, MinerProtocol, MinerSettings, ModelBackend,
+    OpenAiSettings,
 };
 
 /// Environment variable holding the OpenAI API key.
@@ -122,6 +123,15 @@ pub struct Args {
     /// Model calls in flight at most; further callers wait, higher stake first
     #[arg(long = "miner.max_concurrency", default_value_t = 16, value_name = "N")]
     pub max_concurrency: usize,
+    /// Protocol to serve: synapse (POST /Prompting, bittensor 6–10), btauth (OpenAI POST /v1/chat/completions
+    /// signed with bittensor 11's btauth/1) or epistula (the same API signed with Epistula v2)
+    #[arg(long, default_value = "synapse", value_name = "PROTOCOL", value_parser = parse_protocol)]
+    pub protocol: MinerProtocol,
+}
+
+fn parse_protocol(s: &str) -> Result<MinerProtocol, String> {
+    s.parse()
+        .map_err(|e: crate::bittensor::protocol::UnknownProtocol| e.to_string())
 }
 
 fn load_hotkey(args: &Args, default_wallet_path: &str) -> anyhow::Result<Hotkey> {
@@ -205,6 +215,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             minimum_stake_requirement: args.minimum_stake_requirement,
         },
         max_concurrency: args.max_concurrency,
+        protocol: args.protocol,
     };
     let ip: std::net::IpAddr = args
         .axon_ip
@@ -232,6 +243,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
         let b = &settings.blacklist;
         eprintln!("btvep miner");
         eprintln!("  hotkey:      {}", hotkey.ss58());
+        eprintln!(
+            "  protocol:    {}",
+            match settings.protocol {
+                MinerProtocol::Synapse => "synapse (POST /Prompting)".to_string(),
+                p => format!("{p} (POST /v1/chat/completions)"),
+            }
+        );
         eprintln!("  backend:     {}", settings.backend.describe());
         eprintln!(
             "  metagraph:   {}",

@@ -8,6 +8,7 @@ use anyhow::{bail, Context as _};
 use super::Context;
 use crate::bittensor::keys::Hotkey;
 use crate::bittensor::metagraph_cell::describe;
+use crate::bittensor::protocol::MinerProtocol;
 use crate::config::{Config, ConfigFile, HotkeySource, Resolved, KEYS};
 use crate::miner::{ModelBackend, OpenAiSettings};
 use crate::server;
@@ -41,6 +42,14 @@ pub struct Args {
         default_value = "gpt-3.5-turbo"
     )]
     pub devnet_model: String,
+    /// Protocol the devnet miners (and so the gateway, as miner_protocol) speak: synapse, btauth or epistula
+    #[arg(long, value_name = "PROTOCOL", requires = "devnet", value_parser = parse_protocol)]
+    pub devnet_protocol: Option<MinerProtocol>,
+}
+
+fn parse_protocol(s: &str) -> Result<MinerProtocol, String> {
+    s.parse()
+        .map_err(|e: crate::bittensor::protocol::UnknownProtocol| e.to_string())
 }
 
 /// The validator hotkey the config names (see [`HotkeySource`]) and a description of where it came
@@ -88,6 +97,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
     }
     if let Some(p) = args.port {
         flags.push(("port".into(), p.to_string()));
+    }
+    if let Some(p) = args.devnet_protocol {
+        flags.push(("miner_protocol".into(), p.to_string()));
     }
     let source = ConfigSource {
         path: ctx.paths.config_file.clone(),
@@ -149,6 +161,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             };
             let (key, reused) = crate::devnet::api_key(&store, &ctx.paths.data_dir)?;
             Some(DevnetPlan {
+                protocol: args.devnet_protocol.unwrap_or_default(),
                 miners: n,
                 backend,
                 api_key: key,
@@ -169,6 +182,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
 
 /// What `--devnet` asked for.
 struct DevnetPlan {
+    protocol: MinerProtocol,
     miners: usize,
     backend: ModelBackend,
     api_key: String,
@@ -199,11 +213,12 @@ async fn serve(
     // Devnet miners must be up, and their metagraph written, before the metagraph refresher reads it.
     let devnet = match &devnet_plan {
         Some(plan) => Some(
-            crate::devnet::launch(
+            crate::devnet::launch_with(
                 &ctx.paths.data_dir,
                 plan.miners,
                 &hotkey_ss58,
                 plan.backend.clone(),
+                plan.protocol,
             )
             .await?,
         ),

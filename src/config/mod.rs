@@ -63,6 +63,10 @@ pub enum Kind {
     Url,
     /// One of a fixed set of words.
     OneOf(&'static [&'static str]),
+    /// A miner protocol: `synapse`, `btauth` or `epistula`.
+    Protocol,
+    /// An HTTP request path starting with `/` (query allowed, no spaces or control characters).
+    UrlPath,
 }
 
 /// One configuration key: its name, kind, default, environment variable and help text.
@@ -254,6 +258,28 @@ pub const KEYS: &[KeySpec] = &[
         doc: "what the request log keeps of prompts and answers: full (up to 16 KiB), truncated (200 characters) or none",
     },
     KeySpec {
+        name: "miner_protocol",
+        kind: Kind::Protocol,
+        default: "\"synapse\"",
+        env: "BTVEP_MINER_PROTOCOL",
+        doc: "how miners are asked: synapse (POST /Prompting, bittensor 6-10), btauth (OpenAI API signed with \
+              bittensor 11's btauth/1) or epistula (OpenAI API signed with Epistula v2, SN1-style)",
+    },
+    KeySpec {
+        name: "miner_path",
+        kind: Kind::UrlPath,
+        default: "\"/v1/chat/completions\"",
+        env: "BTVEP_MINER_PATH",
+        doc: "request path on btauth/epistula miners",
+    },
+    KeySpec {
+        name: "miner_model",
+        kind: Kind::Text,
+        default: "\"bittensor\"",
+        env: "BTVEP_MINER_MODEL",
+        doc: "`model` sent to btauth/epistula miners",
+    },
+    KeySpec {
         name: "host",
         kind: Kind::Text,
         default: "\"0.0.0.0\"",
@@ -422,7 +448,9 @@ impl Kind {
             | Kind::Strategy
             | Kind::Network
             | Kind::Url
-            | Kind::OneOf(_) => {
+            | Kind::OneOf(_)
+            | Kind::Protocol
+            | Kind::UrlPath => {
                 let v = Value::String(text.trim().to_string());
                 self.check(&v)?;
                 Ok(v)
@@ -487,6 +515,20 @@ impl Kind {
                     Ok(())
                 } else {
                     Err(format!("'{s}' is not one of {}", words.join(", ")))
+                }
+            }
+            Kind::Protocol => {
+                let s = v.as_str().ok_or("expected a string")?;
+                s.parse::<crate::bittensor::protocol::MinerProtocol>()
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+            Kind::UrlPath => {
+                let s = v.as_str().ok_or("expected a string")?;
+                if s.starts_with('/') && s.bytes().all(|b| b.is_ascii_graphic()) {
+                    Ok(())
+                } else {
+                    Err(format!("'{s}' is not a request path starting with /"))
                 }
             }
         }

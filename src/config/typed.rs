@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{RateLimit, Resolved};
+use crate::bittensor::http_miner::{DEFAULT_MINER_MODEL, DEFAULT_MINER_PATH};
 use crate::bittensor::metagraph::MetagraphSource;
+use crate::bittensor::protocol::MinerProtocol;
 use crate::bittensor::strategy::QueryStrategy;
 use crate::store::retention::LogText;
 
@@ -70,6 +72,12 @@ pub struct Config {
     pub miner_timeout: Duration,
     /// Most miners one request may query.
     pub max_miners_per_request: usize,
+    /// How miners are reached: the synapse, btauth/1 or Epistula.
+    pub miner_protocol: MinerProtocol,
+    /// The miners' HTTP path (btauth and Epistula).
+    pub miner_path: String,
+    /// The `model` sent to miners (btauth and Epistula).
+    pub miner_model: String,
     /// Most open client connections.
     pub max_connections: usize,
     /// Time a client has to send a request's headers.
@@ -114,6 +122,9 @@ impl std::fmt::Debug for Config {
             .field("default_query_strategy", &self.default_query_strategy)
             .field("miner_timeout", &self.miner_timeout)
             .field("max_miners_per_request", &self.max_miners_per_request)
+            .field("miner_protocol", &self.miner_protocol)
+            .field("miner_path", &self.miner_path)
+            .field("miner_model", &self.miner_model)
             .field("max_connections", &self.max_connections)
             .field("header_timeout", &self.header_timeout)
             .field("body_timeout", &self.body_timeout)
@@ -179,6 +190,12 @@ impl Config {
             default_query_strategy: r.default_query_strategy(),
             miner_timeout: secs(r, "miner_timeout", 600),
             max_miners_per_request: r.int("max_miners_per_request").clamp(1, 4096) as usize,
+            miner_protocol: r
+                .str("miner_protocol")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_default(),
+            miner_path: text(r, "miner_path").unwrap_or_else(|| DEFAULT_MINER_PATH.into()),
+            miner_model: text(r, "miner_model").unwrap_or_else(|| DEFAULT_MINER_MODEL.into()),
             max_connections: r.int("max_connections").clamp(16, 1_000_000) as usize,
             header_timeout: secs(r, "header_timeout_seconds", 600),
             body_timeout: secs(r, "body_timeout_seconds", 600),

@@ -7,6 +7,10 @@
 //! wait outlasts the request's `timeout`) → model call ([`model`]; failures are 500 with a clear message).
 //! Answers use the 10.x shapes of §2.9 and are accepted by 6.x and 10.x dendrites.
 //!
+//! With [`MinerProtocol::Btauth`] or [`MinerProtocol::Epistula`] it serves an OpenAI `POST /v1/chat/completions`
+//! instead (plain and streamed): auth headers (400/403/401) → size cap (413) → signature over the raw body and
+//! replay (401) → blacklist (403) → priority → the backend call, relayed as it arrives.
+//!
 //! # Embedding (e.g. a local devnet)
 //! Bind a listener, then run [`serve`] (or [`Miner::new`] + [`Miner::serve`] to observe the queue):
 //! ```no_run
@@ -30,8 +34,11 @@ use crate::bittensor::metagraph::MetagraphSource;
 
 pub mod blacklist;
 pub mod model;
+mod openai_api;
 pub mod priority;
 mod server;
+
+pub use crate::bittensor::protocol::MinerProtocol;
 
 pub use server::{serve, Miner, SHUTDOWN_GRACE};
 
@@ -68,6 +75,8 @@ pub struct MinerSettings {
     pub blacklist: BlacklistSettings,
     /// Model calls in flight at most (`--miner.max_concurrency`); further callers wait, higher stake first.
     pub max_concurrency: usize,
+    /// The protocol served (`--protocol`): the `Prompting` synapse, or an OpenAI API signed with btauth/Epistula.
+    pub protocol: MinerProtocol,
 }
 
 impl Default for MinerSettings {
@@ -76,6 +85,7 @@ impl Default for MinerSettings {
             backend: ModelBackend::OpenAi(OpenAiSettings::default()),
             blacklist: BlacklistSettings::default(),
             max_concurrency: 16,
+            protocol: MinerProtocol::Synapse,
         }
     }
 }

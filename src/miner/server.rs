@@ -41,7 +41,8 @@ struct Inner {
     model: Model,
 }
 
-/// Run a miner on `listener` until `shutdown` completes; see [`Miner::new`] and [`Miner::serve`].
+/// Run a miner on `listener` until `shutdown` completes; see [`Miner::new`] and [`Miner::serve`]. With
+/// `settings.protocol` btauth or epistula it serves the OpenAI API instead of the synapse.
 ///
 /// # Errors
 /// As [`Miner::new`] and [`Miner::serve`].
@@ -52,6 +53,9 @@ pub async fn serve(
     metagraph: Arc<MetagraphCell>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), MinerError> {
+    if settings.protocol.is_openai() {
+        return super::openai_api::serve(listener, settings, hotkey, metagraph, shutdown).await;
+    }
     Miner::new(settings, hotkey, metagraph)?
         .serve(listener, shutdown)
         .await

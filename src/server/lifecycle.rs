@@ -108,7 +108,13 @@ pub async fn start(
 ) -> Result<ServerHandle, ServerError> {
     let addr = listener.local_addr()?;
     let config = parts.config;
-    let dendrite = Dendrite::new(parts.hotkey).map_err(|e| ServerError::Client(e.to_string()))?;
+    let dendrite = Dendrite::with_protocol(
+        parts.hotkey,
+        config.miner_protocol,
+        &config.miner_path,
+        &config.miner_model,
+    )
+    .map_err(|e| ServerError::Client(e.to_string()))?;
     let state = Arc::new(
         AppState::new(
             parts.store.clone(),

@@ -28,6 +28,7 @@ pub mod logsink;
 pub mod metrics;
 pub mod moderation;
 pub mod openai;
+pub mod openai_stream;
 pub mod pipeline;
 pub mod state;
 

@@ -65,8 +65,8 @@ pub struct StreamOptions {
     pub include_usage: bool,
 }
 
-/// The request body; OpenAI fields btvep does not use (temperature, max_tokens, n, stop, user, ...) are
-/// accepted and ignored, as are unknown fields.
+/// The request body; OpenAI's sampling fields (temperature, max_tokens, n, stop, ...) are forwarded to
+/// btauth/epistula miners (see [`QueryFields`]) and ignored by synapse miners; other fields are ignored.
 #[derive(Debug, Deserialize)]
 pub struct CompletionRequest {
     /// Strategy selector.
@@ -293,7 +293,8 @@ async fn run(
                 "responder_hotkey": a.hotkey,
                 "response_ms": u64::try_from(a.elapsed.as_millis()).unwrap_or(u64::MAX),
             })).collect::<Vec<_>>(),
-            "usage": usage(&params.messages, &completions),
+            "usage": super::openai_stream::reported_usage(&served.answers)
+                .unwrap_or_else(|| usage(&params.messages, &completions)),
             "failed_responses": pipeline::failed_responses(&served.failures),
         });
         json_reply(200, &body, &meta.request_id)
@@ -332,6 +333,20 @@ async fn stream_reply(
     model: String,
     include_usage: bool,
 ) -> Result<Reply, ApiError> {
+    if let Some(http) = state.dendrite.http() {
+        // Miners speak an OpenAI API: relay the first one's real stream.
+        let http = http.clone();
+        return super::openai_stream::relay(
+            state,
+            &http,
+            meta,
+            params,
+            admitted,
+            model,
+            include_usage,
+        )
+        .await;
+    }
     let key = &admitted.key;
     let refused = |e: ApiError| {
         pipeline::log_refusal(state, meta, params, Some(key.id), &e);

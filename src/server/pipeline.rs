@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::error::{ApiError, FailedResponse};
 use super::state::AppState;
 use crate::bittensor::dendrite::{MinerResponse, QueryOptions};
+use crate::bittensor::http_miner::Sampling;
 use crate::bittensor::metagraph::Neuron;
 use crate::bittensor::strategy::QueryStrategy;
 use crate::ratelimit::Decision;
@@ -68,6 +69,8 @@ pub struct ChatParams {
     pub respond_on_first_success: Option<bool>,
     /// Per-miner timeout in seconds.
     pub timeout: Option<f64>,
+    /// OpenAI sampling fields the client sent (forwarded to btauth/Epistula miners only).
+    pub sampling: Sampling,
 }
 
 impl ChatParams {
@@ -151,6 +154,9 @@ pub struct QueryFields {
     /// Per-miner timeout, seconds.
     #[serde(default)]
     pub timeout: Option<f64>,
+    /// OpenAI sampling fields (`temperature`, `max_tokens`, …).
+    #[serde(flatten)]
+    pub sampling: Sampling,
 }
 
 impl QueryFields {
@@ -169,6 +175,7 @@ impl QueryFields {
             in_parallel: self.in_parallel,
             respond_on_first_success: self.respond_on_first_success,
             timeout: self.timeout,
+            sampling: self.sampling,
         })
     }
 }
@@ -531,9 +538,13 @@ pub async fn serve(
     // and logs the request as closed by the client.
     let mut guard = SettleGuard::new(state, key, reservation, meta, params);
     let (responses, durable) = tokio::join!(
-        state
-            .dendrite
-            .query(&plan.neurons, &roles, &messages, plan.options),
+        state.dendrite.query_with(
+            &plan.neurons,
+            &roles,
+            &messages,
+            &params.sampling,
+            plan.options
+        ),
         durable_if(state, matches!(reservation, Reservation::Reserved(_))),
     );
     let (mut answers, failures): (Vec<_>, Vec<_>) =
