@@ -48,6 +48,13 @@ pub enum Request {
     QueryLogs(LogFilter),
     /// The config file changed; a running server reloads it.
     ConfigChanged,
+    /// Import a Python btvep database (the process that owns the store reads the file).
+    Import {
+        /// The Python database, an absolute path.
+        path: PathBuf,
+        /// How.
+        options: crate::import::Options,
+    },
 }
 
 /// The successful result of a [`Request`].
@@ -69,6 +76,8 @@ pub enum Reply {
     Keys(Vec<ApiKey>),
     /// Log records.
     Logs(Vec<LogRecord>),
+    /// What an import did (or would do).
+    Imported(Box<crate::import::Summary>),
 }
 
 /// Errors of the admin layer, as a CLI sees them.
@@ -84,6 +93,15 @@ pub enum AdminError {
     /// The store or the channel failed.
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<crate::import::ImportError> for AdminError {
+    fn from(e: crate::import::ImportError) -> Self {
+        match e {
+            crate::import::ImportError::Store(e) => e.into(),
+            other => AdminError::Invalid(other.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for AdminError {
@@ -116,6 +134,9 @@ pub fn execute(store: &Store, req: &Request) -> Result<Reply, AdminError> {
         Request::EditKey { id, patch } => Reply::Key(store.edit_key(*id, patch)?.public()),
         Request::DeleteKey { id } => Reply::Key(store.delete_key(*id)?.public()),
         Request::QueryLogs(filter) => Reply::Logs(store.query_logs(filter)?),
+        Request::Import { path, options } => {
+            Reply::Imported(Box::new(crate::import::run(store, path, options)?))
+        }
     })
 }
 
@@ -176,9 +197,12 @@ fn call_socket(socket: &Path, req: &Request) -> Result<Reply, AdminError> {
     let io =
         |e: std::io::Error| AdminError::Internal(format!("admin socket {}: {e}", socket.display()));
     let mut stream = UnixStream::connect(socket).map_err(io)?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(io)?;
+    // An import of a large database takes as long as it takes; everything else answers at once.
+    let timeout = match req {
+        Request::Import { .. } => None,
+        _ => Some(Duration::from_secs(30)),
+    };
+    stream.set_read_timeout(timeout).map_err(io)?;
     let mut line = serde_json::to_vec(req).expect("requests always serialize");
     line.push(b'\n');
     stream.write_all(&line).map_err(io)?;
@@ -301,7 +325,10 @@ async fn handle(
 pub fn is_mutation(req: &Request) -> bool {
     matches!(
         req,
-        Request::CreateKey(_) | Request::EditKey { .. } | Request::DeleteKey { .. }
+        Request::CreateKey(_)
+            | Request::EditKey { .. }
+            | Request::DeleteKey { .. }
+            | Request::Import { .. }
     )
 }
 
@@ -316,5 +343,6 @@ pub fn op_name(req: &Request) -> &'static str {
         Request::DeleteKey { .. } => "delete_key",
         Request::QueryLogs(_) => "query_logs",
         Request::ConfigChanged => "config_changed",
+        Request::Import { .. } => "import",
     }
 }

@@ -86,7 +86,7 @@ impl LogRecord {
     }
 }
 
-fn micros(t: DateTime<Utc>) -> u64 {
+pub(super) fn micros(t: DateTime<Utc>) -> u64 {
     u64::try_from(t.timestamp_micros()).unwrap_or(0)
 }
 
@@ -94,7 +94,7 @@ fn micros(t: DateTime<Utc>) -> u64 {
 ///
 /// Newest-first listings are then forward scans: sled 0.34's reverse range iteration was seen to skip
 /// entries (see `docs/benchmarks.md`), so btvep never iterates backwards.
-fn time_key(micros: u64, id: u64) -> [u8; 16] {
+pub(super) fn time_key(micros: u64, id: u64) -> [u8; 16] {
     let mut k = [0u8; 16];
     k[..8].copy_from_slice(&(u64::MAX - micros).to_be_bytes());
     k[8..].copy_from_slice(&(u64::MAX - id).to_be_bytes());
