@@ -232,7 +232,11 @@ fn render_config(p: &pyconfig::ConfigPlan, dry_run: bool, target: &std::path::Pa
         "config {} -> {}{}",
         p.source,
         target.display(),
-        if dry_run { " (dry run: not written)" } else { "" }
+        if dry_run {
+            " (dry run: not written)"
+        } else {
+            ""
+        }
     )];
     for c in &p.changed {
         out.push(format!(

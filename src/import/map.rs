@@ -379,7 +379,10 @@ mod tests {
     fn dates_in_every_stored_form() {
         assert_eq!(date(&Value::Integer(1693853922)), Some(1693853922));
         assert_eq!(date(&Value::Integer(-1)), Some(-1));
-        assert_eq!(date(&Value::Text("2025-01-01 00:00:00".into())), Some(1735689600));
+        assert_eq!(
+            date(&Value::Text("2025-01-01 00:00:00".into())),
+            Some(1735689600)
+        );
         assert_eq!(date(&Value::Text("2025-01-01".into())), Some(1735689600));
         assert_eq!(date(&Value::Text("soon".into())), None);
     }
@@ -391,7 +394,10 @@ mod tests {
                 .into(),
         );
         assert_eq!(prompt(&p).as_deref(), Some("Réponds 🦀"));
-        assert_eq!(prompt(&Value::Text("not json".into())).as_deref(), Some("not json"));
+        assert_eq!(
+            prompt(&Value::Text("not json".into())).as_deref(),
+            Some("not json")
+        );
     }
 
     #[test]

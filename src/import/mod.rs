@@ -472,7 +472,12 @@ fn plan_keys(
             ids[i] = Some(m.source_id as u64);
         }
     }
-    let mut next = kept.iter().map(|&k| k as u64).max().unwrap_or(0).max(counter);
+    let mut next = kept
+        .iter()
+        .map(|&k| k as u64)
+        .max()
+        .unwrap_or(0)
+        .max(counter);
     for (i, m) in mapped.iter().enumerate() {
         if status[i] != KeyStatus::Imported {
             continue;

@@ -27,7 +27,11 @@ const KEY_REQUIRED: &[&str] = &[
 ];
 
 /// Columns of `apikey` read when present (`default_query_strategy` only exists in the repository shape).
-const KEY_OPTIONAL: &[&str] = &["api_key_hint", "rate_limits_enabled", "default_query_strategy"];
+const KEY_OPTIONAL: &[&str] = &[
+    "api_key_hint",
+    "rate_limits_enabled",
+    "default_query_strategy",
+];
 
 /// Columns `request` must have.
 const REQUEST_REQUIRED: &[&str] = &[

@@ -72,7 +72,12 @@ impl Store {
     /// # Errors
     /// [`StoreError::Db`].
     pub fn key_id_counter(&self) -> Result<u64, StoreError> {
-        Ok(self.meta.get(KEY_COUNTER)?.as_deref().map(be_u64).unwrap_or(0))
+        Ok(self
+            .meta
+            .get(KEY_COUNTER)?
+            .as_deref()
+            .map(be_u64)
+            .unwrap_or(0))
     }
 
     /// The id of the key whose SHA-256 is `hash`, if one is stored.
@@ -88,7 +93,9 @@ impl Store {
     /// # Errors
     /// [`StoreError::Db`].
     pub fn has_log(&self, r: &LogRecord) -> Result<bool, StoreError> {
-        Ok(self.logs.contains_key(time_key(micros(r.timestamp), r.id))?)
+        Ok(self
+            .logs
+            .contains_key(time_key(micros(r.timestamp), r.id))?)
     }
 
     /// Whether any log record is stored.
@@ -126,8 +133,8 @@ impl Store {
     /// one of the keys appeared): nothing was written, plan again. [`StoreError::Db`].
     pub fn commit_key_import(&self, plan: &KeyImport) -> Result<Vec<ApiKey>, StoreError> {
         let marker = serde_json::to_vec(&plan.marker).expect("a marker always serializes");
-        let before = (&self.keys, &self.key_hashes, &self.meta).transaction(
-            |(keys, hashes, meta)| {
+        let before =
+            (&self.keys, &self.key_hashes, &self.meta).transaction(|(keys, hashes, meta)| {
                 let counter = meta.get(KEY_COUNTER)?.as_deref().map(be_u64).unwrap_or(0);
                 if counter != plan.expected_counter {
                     return abort(StoreError::Conflict(
@@ -169,8 +176,7 @@ impl Store {
                 meta.insert(KEY_COUNTER, &plan.new_counter.to_be_bytes())?;
                 meta.insert(MARKER, marker.as_slice())?;
                 Ok::<_, TxError>(before)
-            },
-        )?;
+            })?;
         Ok(before)
     }
 
