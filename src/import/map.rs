@@ -146,10 +146,13 @@ pub fn key(raw: &RawKey) -> Result<MappedKey, Vec<String>> {
     let request_count = count("request_count", &raw.request_count);
     let api_request_count = count("api_request_count", &raw.api_request_count);
     let valid_until = match date(&raw.valid_until) {
-        Some(v) if v == -1 || v >= 0 => v,
         Some(v) => {
-            bad.push(format!("valid_until {v} is below -1"));
-            -1
+            if v < -1 {
+                warnings.push(format!(
+                    "valid_until is {v}, before 1970: the key stays refused as expired, as it was; fix it with `btvep key edit ID --valid-until -1` if it should work"
+                ));
+            }
+            v
         }
         None => {
             bad.push("valid_until is not a date".into());

@@ -212,6 +212,14 @@ pub const MAX_LISTED: usize = 1000;
 /// Log records are written in batches of this many.
 const BATCH: usize = 20_000;
 
+#[cfg(test)]
+thread_local! {
+    /// Test failpoint: fail right after the first history batch was written (exercises the rollback).
+    static FAIL_AFTER_LOG_BATCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Test failpoint: stop dead after the keys were committed, as a killed process would.
+    static DIE_AFTER_KEYS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// One import at a time per process (the server may get two through its socket).
 static RUNNING: Mutex<()> = Mutex::new(());
 
@@ -271,7 +279,8 @@ pub fn run(store: &Store, path: &Path, opts: &Options) -> Result<Summary, Import
         in_source: src.request_count(path)?,
         ..Default::default()
     };
-    src.for_each_request(path, |raw| {
+    let started = std::time::Instant::now();
+    src.for_each_request(path, false, |raw| {
         let record = match map::request(&raw) {
             Ok(r) => r,
             Err(reasons) => {
@@ -299,6 +308,12 @@ pub fn run(store: &Store, path: &Path, opts: &Options) -> Result<Summary, Import
         }
         Ok(())
     })?;
+    tracing::debug!(
+        "import: {} keys and {} request rows read and checked in {:.1} s",
+        mapped.len(),
+        logs.in_source,
+        started.elapsed().as_secs_f64()
+    );
     if !bad_rows.is_empty() && !opts.skip_bad_rows {
         let list = bad_rows
             .iter()
@@ -333,6 +348,16 @@ pub fn run(store: &Store, path: &Path, opts: &Options) -> Result<Summary, Import
     };
     outcomes.extend(key_outcomes);
     outcomes.sort_by_key(|o| o.source_id);
+    tracing::debug!(
+        "import: keys planned{} at {:.1} s",
+        if opts.dry_run { "" } else { " and committed" },
+        started.elapsed().as_secs_f64()
+    );
+
+    #[cfg(test)]
+    if !opts.dry_run && DIE_AFTER_KEYS.with(|f| f.get()) {
+        return Err(StoreError::Invalid("injected death".into()).into());
+    }
 
     // 4. History, second pass: write it, linked to the keys' btvep ids.
     if !opts.dry_run {
@@ -342,10 +367,14 @@ pub fn run(store: &Store, path: &Path, opts: &Options) -> Result<Summary, Import
             let (w, _) = store.import_logs(batch, logs_before)?;
             written.extend(w);
             batch.clear();
+            #[cfg(test)]
+            if FAIL_AFTER_LOG_BATCH.with(|f| f.get()) {
+                return Err(StoreError::Invalid("injected failure".into()).into());
+            }
             Ok::<_, ImportError>(())
         };
         let result = src
-            .for_each_request(path, |raw| {
+            .for_each_request(path, true, |raw| {
                 let Ok(mut record) = map::request(&raw) else {
                     return Ok(());
                 };
@@ -363,6 +392,10 @@ pub fn run(store: &Store, path: &Path, opts: &Options) -> Result<Summary, Import
             .and_then(|()| flush(&mut batch, &mut written))
             .and_then(|()| store.clear_import_marker().map_err(ImportError::from))
             .and_then(|()| store.flush().map_err(ImportError::from));
+        tracing::debug!(
+            "import: history written at {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         if let Err(e) = result {
             tracing::error!("import failed while writing the history ({e}); rolling back");
             if let Err(undo) = store
@@ -507,4 +540,84 @@ fn plan_keys(
         })
         .collect();
     Ok((plan, outcomes, ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewKey;
+
+    fn fixture() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/python-btvep.db")
+    }
+
+    /// A store with a key and a log record of its own, so "as before" is not just "empty".
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let (k, _) = s
+            .create_key(&NewKey {
+                credits: 3,
+                enabled: true,
+                valid_until: -1,
+                ..Default::default()
+            })
+            .unwrap();
+        s.append_logs(&mut [LogRecord {
+            timestamp: Utc::now(),
+            api_key_id: Some(k.id),
+            api_request_id: "own".into(),
+            is_api_success: true,
+            responder_hotkey: Some("5Own".into()),
+            ..Default::default()
+        }])
+        .unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn a_failure_while_writing_the_history_leaves_the_store_as_before() {
+        let (_d, s) = store();
+        let before = s.dump();
+        FAIL_AFTER_LOG_BATCH.with(|f| f.set(true));
+        let r = run(&s, &fixture(), &Options::default());
+        FAIL_AFTER_LOG_BATCH.with(|f| f.set(false));
+        assert!(r.is_err());
+        assert_eq!(s.dump(), before, "exactly as before");
+        // and the import then works
+        let sum = run(&s, &fixture(), &Options::default()).unwrap();
+        assert_eq!(sum.keys.imported, 9);
+        assert_eq!(sum.keys.renumbered, 1, "id 1 is taken");
+        assert_eq!(sum.requests.imported, 51);
+        assert_eq!(s.import_marker().unwrap(), None);
+    }
+
+    #[test]
+    fn an_import_that_died_half_way_is_completed_by_running_it_again() {
+        let (_d, s) = store();
+        DIE_AFTER_KEYS.with(|f| f.set(true));
+        assert!(run(&s, &fixture(), &Options::default()).is_err());
+        DIE_AFTER_KEYS.with(|f| f.set(false));
+        assert!(s.import_marker().unwrap().is_some(), "the marker says so");
+        assert_eq!(s.list_keys().unwrap().len(), 10, "the keys went in at once");
+        let dry = run(
+            &s,
+            &fixture(),
+            &Options {
+                dry_run: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(dry.resumed.is_some());
+        let sum = run(&s, &fixture(), &Options::default()).unwrap();
+        assert!(sum.resumed.is_some());
+        assert_eq!(sum.keys.already_present, 9);
+        assert_eq!(sum.requests.imported, 51);
+        assert_eq!(s.import_marker().unwrap(), None);
+        assert_eq!(s.log_count(), 52);
+        let again = run(&s, &fixture(), &Options::default()).unwrap();
+        assert_eq!(again.requests.already_present, 51);
+        assert_eq!(s.log_count(), 52);
+    }
 }

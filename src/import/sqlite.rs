@@ -306,19 +306,23 @@ impl Source {
         rows.collect::<Result<Vec<_>, _>>().map_err(&err)
     }
 
-    /// Calls `f` with every `request` row, by id; stops at the first error `f` returns.
+    /// Calls `f` with every `request` row, by id (newest first with `newest_first`: btvep's log keys
+    /// sort newest first, and writing them in key order is much faster); stops at the first error `f`
+    /// returns.
     ///
     /// # Errors
     /// [`ImportError::Sqlite`], or what `f` returns.
     pub fn for_each_request(
         &self,
         path: &Path,
+        newest_first: bool,
         mut f: impl FnMut(RawRequest) -> Result<(), ImportError>,
     ) -> Result<(), ImportError> {
         let err = sql_err(path);
         let sql = format!(
-            "SELECT {} FROM request ORDER BY id",
-            select_list(&self.request_columns, REQUEST_REQUIRED, REQUEST_OPTIONAL)
+            "SELECT {} FROM request ORDER BY id{}",
+            select_list(&self.request_columns, REQUEST_REQUIRED, REQUEST_OPTIONAL),
+            if newest_first { " DESC" } else { "" }
         );
         let mut stmt = self.conn.prepare(&sql).map_err(&err)?;
         let mut rows = stmt.query([]).map_err(&err)?;

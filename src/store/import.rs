@@ -208,9 +208,13 @@ impl Store {
         Ok(())
     }
 
-    /// Writes imported log records under their preset ids, with their index entries (index entries
-    /// first, as [`Store::append_logs`] does). With `skip_existing`, a record whose entry exists is left
-    /// alone and counted. Returns what was written and how many were skipped.
+    /// Writes imported log records under their preset ids, with their index entries. With
+    /// `skip_existing`, a record whose entry exists is left alone and counted. Returns what was written
+    /// and how many were skipped.
+    ///
+    /// The three trees are written by three threads at once (an import is mostly sled time, and plain
+    /// inserts, unlike batches, do not take sled's global write lock). Until all three are done a filtered
+    /// query may miss some of these records; the caller removes them again on an error.
     ///
     /// # Errors
     /// [`StoreError::Db`].
@@ -219,36 +223,55 @@ impl Store {
         records: &[LogRecord],
         skip_existing: bool,
     ) -> Result<(Vec<WrittenLog>, u64), StoreError> {
-        let mut main = sled::Batch::default();
-        let mut by_key = sled::Batch::default();
-        let mut by_hotkey = sled::Batch::default();
-        let mut written = Vec::with_capacity(records.len());
+        let mut todo: Vec<(&LogRecord, [u8; 16])> = Vec::with_capacity(records.len());
         let mut skipped = 0;
         for r in records {
             let tk = time_key(micros(r.timestamp), r.id);
             if skip_existing && self.logs.contains_key(tk)? {
                 skipped += 1;
-                continue;
+            } else {
+                todo.push((r, tk));
             }
-            main.insert(
-                &tk,
-                serde_json::to_vec(r).expect("a LogRecord always serializes"),
-            );
-            if let Some(k) = r.api_key_id {
-                by_key.insert(index_key(k, &tk).as_slice(), &[]);
-            }
-            if let Some(h) = &r.responder_hotkey {
-                by_hotkey.insert(hotkey_key(h, &tk), &[]);
-            }
-            written.push(WrittenLog {
-                tk,
+        }
+        let written: Vec<WrittenLog> = todo
+            .iter()
+            .map(|(r, tk)| WrittenLog {
+                tk: *tk,
                 key_id: r.api_key_id,
                 hotkey: r.responder_hotkey.clone(),
+            })
+            .collect();
+        let todo = &todo;
+        let result = std::thread::scope(|s| {
+            let by_key = s.spawn(|| -> Result<(), sled::Error> {
+                for (r, tk) in todo {
+                    if let Some(k) = r.api_key_id {
+                        self.logs_by_key.insert(index_key(k, tk), &[])?;
+                    }
+                }
+                Ok(())
             });
+            let by_hotkey = s.spawn(|| -> Result<(), sled::Error> {
+                for (r, tk) in todo {
+                    if let Some(h) = &r.responder_hotkey {
+                        self.logs_by_hotkey.insert(hotkey_key(h, tk), &[])?;
+                    }
+                }
+                Ok(())
+            });
+            let main = todo.iter().try_for_each(|(r, tk)| {
+                let bytes = serde_json::to_vec(r).expect("a LogRecord always serializes");
+                self.logs.insert(tk, bytes).map(|_| ())
+            });
+            let by_key = by_key.join().expect("an insert loop never panics");
+            let by_hotkey = by_hotkey.join().expect("an insert loop never panics");
+            main.and(by_key).and(by_hotkey)
+        });
+        if let Err(e) = result {
+            // This batch is not in the caller's list yet: take back what of it was written.
+            let _ = self.remove_imported_logs(&written);
+            return Err(e.into());
         }
-        self.logs_by_key.apply_batch(by_key)?;
-        self.logs_by_hotkey.apply_batch(by_hotkey)?;
-        self.logs.apply_batch(main)?;
         Ok((written, skipped))
     }
 
@@ -275,6 +298,33 @@ impl Store {
             self.logs_by_hotkey.apply_batch(by_hotkey)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// Every entry of every tree, for tests that compare a whole store before and after.
+    pub(crate) fn dump(&self) -> Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
+        [
+            ("keys", &self.keys),
+            ("key_hashes", &self.key_hashes),
+            ("logs", &self.logs),
+            ("logs_by_key", &self.logs_by_key),
+            ("logs_by_hotkey", &self.logs_by_hotkey),
+            ("meta", &self.meta),
+        ]
+        .into_iter()
+        .map(|(name, t)| {
+            let entries = t
+                .iter()
+                .map(|e| {
+                    let (k, v) = e.unwrap();
+                    (k.to_vec(), v.to_vec())
+                })
+                .collect();
+            (name.to_string(), entries)
+        })
+        .collect()
     }
 }
 
