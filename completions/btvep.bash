@@ -25,6 +25,9 @@ _btvep() {
             btvep,help)
                 cmd="btvep__subcmd__help"
                 ;;
+            btvep,import)
+                cmd="btvep__subcmd__import"
+                ;;
             btvep,key)
                 cmd="btvep__subcmd__key"
                 ;;
@@ -81,6 +84,9 @@ _btvep() {
                 ;;
             btvep__subcmd__help,help)
                 cmd="btvep__subcmd__help__subcmd__help"
+                ;;
+            btvep__subcmd__help,import)
+                cmd="btvep__subcmd__help__subcmd__import"
                 ;;
             btvep__subcmd__help,key)
                 cmd="btvep__subcmd__help__subcmd__key"
@@ -239,7 +245,7 @@ _btvep() {
 
     case "${cmd}" in
         btvep)
-            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs start metagraph miner completions help"
+            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs import start metagraph miner completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -505,7 +511,7 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help)
-            opts="config key ratelimit logs start metagraph miner completions help"
+            opts="config key ratelimit logs import start metagraph miner completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -603,6 +609,20 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__help__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -861,6 +881,36 @@ _btvep() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__import)
+            opts="-h -V --python-config --dry-run --update --skip-bad-rows --json --config --data-dir --set --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --python-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
