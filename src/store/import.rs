@@ -301,10 +301,14 @@ impl Store {
     }
 }
 
+/// A tree's name and entries.
+#[cfg(test)]
+pub(crate) type TreeDump = (String, Vec<(Vec<u8>, Vec<u8>)>);
+
 #[cfg(test)]
 impl Store {
     /// Every entry of every tree, for tests that compare a whole store before and after.
-    pub(crate) fn dump(&self) -> Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> {
+    pub(crate) fn dump(&self) -> Vec<TreeDump> {
         [
             ("keys", &self.keys),
             ("key_hashes", &self.key_hashes),
