@@ -84,7 +84,7 @@ impl ConfigPlan {
     /// Applies the changes to a loaded config file (the caller saves it).
     ///
     /// # Errors
-    /// Only for a key btvep does not know, which cannot happen for [`SHARED`] keys.
+    /// Only for a key btvep does not know, which cannot happen for the shared keys.
     pub fn apply(&self, file: &mut ConfigFile) -> Result<(), config::ConfigError> {
         for c in &self.changed {
             file.set(&c.key, c.value.clone())?;
