@@ -32,6 +32,7 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Create, list, edit and delete API keys')
             [CompletionResult]::new('ratelimit', 'ratelimit', [CompletionResultType]::ParameterValue, 'Show and change rate limits (global or per key)')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the request log')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import a Python btvep database (keys, credits, history) and config')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the API server')
             [CompletionResult]::new('metagraph', 'metagraph', [CompletionResultType]::ParameterValue, 'Show the subnet''s miners (uid, hotkey, axon, incentive, stake)')
             [CompletionResult]::new('miner', 'miner', [CompletionResultType]::ParameterValue, 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server')
@@ -433,6 +434,21 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
         'btvep;logs;help;help' {
             break
         }
+        'btvep;import' {
+            [CompletionResult]::new('--python-config', '--python-config', [CompletionResultType]::ParameterName, 'Also take the Python btvep config.json: the settings both share are written to btvep''s config')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
+            [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Override a config value for this invocation (highest precedence); repeatable')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Print what would be imported and change nothing')
+            [CompletionResult]::new('--update', '--update', [CompletionResultType]::ParameterName, 'Overwrite keys that are already present (same key) with the Python values instead of skipping them')
+            [CompletionResult]::new('--skip-bad-rows', '--skip-bad-rows', [CompletionResultType]::ParameterName, 'Import the good rows when some rows have impossible values (they are listed), instead of nothing')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the summary as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'btvep;start' {
             [CompletionResult]::new('--host', '--host', [CompletionResultType]::ParameterName, 'Address to listen on [config: host, default 0.0.0.0]')
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Port to listen on (0 picks a free one) [config: port, default 8000]')
@@ -537,6 +553,7 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('key', 'key', [CompletionResultType]::ParameterValue, 'Create, list, edit and delete API keys')
             [CompletionResult]::new('ratelimit', 'ratelimit', [CompletionResultType]::ParameterValue, 'Show and change rate limits (global or per key)')
             [CompletionResult]::new('logs', 'logs', [CompletionResultType]::ParameterValue, 'Show the request log')
+            [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Import a Python btvep database (keys, credits, history) and config')
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the API server')
             [CompletionResult]::new('metagraph', 'metagraph', [CompletionResultType]::ParameterValue, 'Show the subnet''s miners (uid, hotkey, axon, incentive, stake)')
             [CompletionResult]::new('miner', 'miner', [CompletionResultType]::ParameterValue, 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server')
@@ -624,6 +641,9 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             break
         }
         'btvep;help;logs;prune' {
+            break
+        }
+        'btvep;help;import' {
             break
         }
         'btvep;help;start' {

@@ -28,6 +28,9 @@ _btvep() {
             btvep,help)
                 cmd="btvep__subcmd__help"
                 ;;
+            btvep,import)
+                cmd="btvep__subcmd__import"
+                ;;
             btvep,key)
                 cmd="btvep__subcmd__key"
                 ;;
@@ -90,6 +93,9 @@ _btvep() {
                 ;;
             btvep__subcmd__help,help)
                 cmd="btvep__subcmd__help__subcmd__help"
+                ;;
+            btvep__subcmd__help,import)
+                cmd="btvep__subcmd__help__subcmd__import"
                 ;;
             btvep__subcmd__help,key)
                 cmd="btvep__subcmd__help__subcmd__key"
@@ -266,7 +272,7 @@ _btvep() {
 
     case "${cmd}" in
         btvep)
-            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs start metagraph miner backup restore completions help"
+            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs import start metagraph miner backup restore completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,7 +564,7 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help)
-            opts="config key ratelimit logs start metagraph miner backup restore completions help"
+            opts="config key ratelimit logs import start metagraph miner backup restore completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -670,6 +676,20 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__help__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -956,6 +976,36 @@ _btvep() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__import)
+            opts="-h -V --python-config --dry-run --update --skip-bad-rows --json --config --data-dir --set --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --python-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

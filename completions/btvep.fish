@@ -33,6 +33,7 @@ complete -c btvep -n "__fish_btvep_needs_command" -f -a "config" -d 'Show or cha
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "key" -d 'Create, list, edit and delete API keys'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "ratelimit" -d 'Show and change rate limits (global or per key)'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "logs" -d 'Show the request log'
+complete -c btvep -n "__fish_btvep_needs_command" -f -a "import" -d 'Import a Python btvep database (keys, credits, history) and config'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "start" -d 'Run the API server'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
@@ -229,6 +230,16 @@ complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcom
 complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from prune" -s V -l version -d 'Print version'
 complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove old records now (through the running server when it runs); the server also prunes by itself per `log_retention_days` and `log_max_mb`'
 complete -c btvep -n "__fish_btvep_using_subcommand logs; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c btvep -n "__fish_btvep_using_subcommand import" -l python-config -d 'Also take the Python btvep config.json: the settings both share are written to btvep\'s config' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand import" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand import" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand import" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
+complete -c btvep -n "__fish_btvep_using_subcommand import" -l dry-run -d 'Print what would be imported and change nothing'
+complete -c btvep -n "__fish_btvep_using_subcommand import" -l update -d 'Overwrite keys that are already present (same key) with the Python values instead of skipping them'
+complete -c btvep -n "__fish_btvep_using_subcommand import" -l skip-bad-rows -d 'Import the good rows when some rows have impossible values (they are listed), instead of nothing'
+complete -c btvep -n "__fish_btvep_using_subcommand import" -l json -d 'Print the summary as JSON'
+complete -c btvep -n "__fish_btvep_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c btvep -n "__fish_btvep_using_subcommand import" -s V -l version -d 'Print version'
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l host -d 'Address to listen on [config: host, default 0.0.0.0]' -r
 complete -c btvep -n "__fish_btvep_using_subcommand start" -s p -l port -d 'Port to listen on (0 picks a free one) [config: port, default 8000]' -r
 complete -c btvep -n "__fish_btvep_using_subcommand start" -l devnet -d 'Also run a local subnet of N miners (throwaway hotkeys, loopback ports, real signed protocol), create or reuse an API key for it and print a ready-to-run curl line. Listens on 127.0.0.1 unless --host is given; a throwaway validator hotkey is used if none is configured' -r
@@ -297,17 +308,18 @@ complete -c btvep -n "__fish_btvep_using_subcommand completions" -l data-dir -d 
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "config" -d 'Show or change configuration (config.json)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "key" -d 'Create, list, edit and delete API keys'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "ratelimit" -d 'Show and change rate limits (global or per key)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "logs" -d 'Show the request log'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "start" -d 'Run the API server'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "backup" -d 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "restore" -d 'Load a backup into an empty data dir (the server must be stopped)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs start metagraph miner backup restore completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "config" -d 'Show or change configuration (config.json)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "key" -d 'Create, list, edit and delete API keys'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "ratelimit" -d 'Show and change rate limits (global or per key)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "logs" -d 'Show the request log'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "import" -d 'Import a Python btvep database (keys, credits, history) and config'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "start" -d 'Run the API server'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "backup" -d 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "restore" -d 'Load a backup into an empty data dir (the server must be stopped)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print one value'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a value in the config file (type-checked and validated)'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "unset" -d 'Remove a value from the config file (back to its default)'

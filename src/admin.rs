@@ -57,6 +57,13 @@ pub enum Request {
         /// Include the request log.
         with_logs: bool,
     },
+    /// Import a Python btvep database (the process that owns the store reads the file).
+    Import {
+        /// The Python database, an absolute path.
+        path: PathBuf,
+        /// How.
+        options: crate::import::Options,
+    },
 }
 
 /// The successful result of a [`Request`].
@@ -82,6 +89,8 @@ pub enum Reply {
     Pruned(crate::store::retention::PruneSummary),
     /// What a backup holds.
     Backup(crate::store::backup::BackupSummary),
+    /// What an import did (or would do).
+    Imported(Box<crate::import::Summary>),
 }
 
 /// Errors of the admin layer, as a CLI sees them.
@@ -97,6 +106,15 @@ pub enum AdminError {
     /// The store or the channel failed.
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<crate::import::ImportError> for AdminError {
+    fn from(e: crate::import::ImportError) -> Self {
+        match e {
+            crate::import::ImportError::Store(e) => e.into(),
+            other => AdminError::Invalid(other.to_string()),
+        }
+    }
 }
 
 impl From<StoreError> for AdminError {
@@ -140,6 +158,9 @@ pub fn execute(store: &Store, req: &Request) -> Result<Reply, AdminError> {
         })?),
         Request::Backup { path, with_logs } => {
             Reply::Backup(write_backup_file(store, path, *with_logs)?)
+        }
+        Request::Import { path, options } => {
+            Reply::Imported(Box::new(crate::import::run(store, path, options)?))
         }
     })
 }
@@ -229,12 +250,13 @@ fn call_socket(socket: &Path, req: &Request) -> Result<Reply, AdminError> {
     let io =
         |e: std::io::Error| AdminError::Internal(format!("admin socket {}: {e}", socket.display()));
     let mut stream = UnixStream::connect(socket).map_err(io)?;
-    // A backup of a large log takes as long as it takes; everything else answers in well under 30 s.
+    // Backups, prunes and imports of large stores take as long as they take; everything else answers
+    // in well under 30 s.
     let timeout = match req {
-        Request::Backup { .. } | Request::PruneLogs(_) => Duration::from_secs(3600),
-        _ => Duration::from_secs(30),
+        Request::Backup { .. } | Request::PruneLogs(_) | Request::Import { .. } => None,
+        _ => Some(Duration::from_secs(30)),
     };
-    stream.set_read_timeout(Some(timeout)).map_err(io)?;
+    stream.set_read_timeout(timeout).map_err(io)?;
     let mut line = serde_json::to_vec(req).expect("requests always serialize");
     line.push(b'\n');
     stream.write_all(&line).map_err(io)?;
@@ -357,7 +379,10 @@ async fn handle(
 pub fn is_mutation(req: &Request) -> bool {
     matches!(
         req,
-        Request::CreateKey(_) | Request::EditKey { .. } | Request::DeleteKey { .. }
+        Request::CreateKey(_)
+            | Request::EditKey { .. }
+            | Request::DeleteKey { .. }
+            | Request::Import { .. }
     )
 }
 
@@ -374,5 +399,6 @@ pub fn op_name(req: &Request) -> &'static str {
         Request::ConfigChanged => "config_changed",
         Request::Backup { .. } => "backup",
         Request::PruneLogs(_) => "prune_logs",
+        Request::Import { .. } => "import",
     }
 }

@@ -9,6 +9,7 @@
 //! - [`config`]: the config keys, layered resolution (defaults < file < env < flags), atomic writes.
 //! - [`paths`]: where the config file and the data directory are.
 //! - [`store`]: the sled database: API keys with atomic credit operations, the request log.
+//! - [`import`]: `btvep import`, a Python btvep database and config brought over.
 //! - [`admin`]: the store seam: operations as requests, run locally or through a running server's socket.
 //! - [`timeparse`]: expiry and log-range parsing.
 //! - [`output`]: tables, JSON and terminal conventions.
@@ -31,6 +32,7 @@ pub mod bittensor;
 pub mod cli;
 pub mod config;
 pub mod devnet;
+pub mod import;
 pub mod logging;
 pub mod miner;
 pub mod output;

@@ -14,6 +14,7 @@ pub mod backup;
 pub mod completions;
 pub mod config_cmd;
 pub mod docs;
+pub mod import;
 pub mod key;
 pub mod logs;
 pub mod metagraph;
@@ -53,6 +54,8 @@ pub enum Command {
     Ratelimit(ratelimit::Args),
     /// Show the request log
     Logs(logs::Args),
+    /// Import a Python btvep database (keys, credits, history) and config
+    Import(import::Args),
     /// Run the API server
     Start(start::Args),
     /// Show the subnet's miners (uid, hotkey, axon, incentive, stake)
@@ -150,6 +153,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Key(args) => key::run(&ctx, args),
         Command::Ratelimit(args) => ratelimit::run(&ctx, args),
         Command::Logs(args) => logs::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, args),
         Command::Start(args) => start::run(&ctx, args),
         Command::Metagraph(args) => metagraph::run(&ctx, args),
         Command::Miner(args) => miner::run(&ctx, *args),

@@ -88,6 +88,9 @@ impl Store {
             let _frozen = self.key_gate.write().unwrap_or_else(|p| p.into_inner());
             for item in self.meta.iter() {
                 let (k, v) = item?;
+                if v.len() != 8 {
+                    continue; // not a counter (e.g. an import's in-progress marker)
+                }
                 let name = String::from_utf8_lossy(&k).into_owned();
                 line(
                     out,

@@ -9,6 +9,8 @@
 //! | `logs_by_key` | key id BE ‖ timestamp µs BE ‖ record id BE | empty |
 //! | `logs_by_hotkey` | hotkey UTF-8 ‖ 0x00 ‖ timestamp µs BE ‖ record id BE | empty |
 //! | `meta` | counter name (and `format_version`, see [`version`]) | u64 big-endian |
+//! | `meta` | counter name | u64 big-endian |
+//! | `meta` | `import_in_progress` | [`ImportMarker`] as JSON, while an import writes its history |
 //!
 //! sled lets one process open a database at a time. While `btvep start` holds it, CLI commands reach it
 //! through the server's local admin socket (see [`crate::admin`]); [`StoreError::Locked`] is how they learn
@@ -16,12 +18,14 @@
 
 pub mod backup;
 mod durable;
+mod import;
 mod keys;
 mod logs;
 pub mod retention;
 pub mod version;
 
 pub use durable::GroupCommit;
+pub use import::{ImportMarker, KeyImport, WrittenLog};
 pub use keys::{generate_api_key, hash_api_key, ApiKey, KeyPatch, NewKey, Reservation, Spend};
 pub use logs::{LogCursor, LogFilter, LogRecord};
 
@@ -47,6 +51,10 @@ pub enum StoreError {
         /// The format it records.
         found: u64,
     },
+    /// The store changed under an operation that needed it unchanged (e.g. an import's plan); nothing
+    /// was written, and the operation can be tried again.
+    #[error("{0}")]
+    Conflict(String),
     /// A stored record could not be decoded.
     #[error("corrupt record in the database: {0}")]
     Corrupt(String),
