@@ -100,7 +100,7 @@ async fn run(
     let admitted = pipeline::admit(state, meta, &params, key)
         .await
         .map_err(|r| (r.error, Some(key_id)))?;
-    let served = pipeline::serve(state, meta, &params, &admitted)
+    let served = pipeline::whole(state, meta, &params, &admitted)
         .await
         .map_err(|e| (e, Some(key_id)))?;
     let choices = served

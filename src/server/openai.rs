@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -16,12 +15,11 @@ use super::http::{
     finish, json_reply, new_request_id, parse_json, read_body, set_header, BodyStream, Reply,
 };
 use super::pipeline::{
-    self, Admitted, ChatParams, Message, QueryFields, Refusal, RequestMeta, Role, SettleGuard,
+    self, Admitted, ChatParams, Message, QueryFields, Refusal, RequestMeta, Role,
 };
 use super::state::AppState;
 use crate::bittensor::strategy::QueryStrategy;
 use crate::ratelimit::Decision;
-use crate::store::Reservation;
 
 /// The model id meaning "the default strategy".
 pub const DEFAULT_MODEL: &str = "bittensor";
@@ -270,7 +268,7 @@ async fn run(
             .await
             .map_err(with_rate)?
     } else {
-        let served = pipeline::serve(state, meta, &params, &admitted)
+        let served = pipeline::whole(state, meta, &params, &admitted)
             .await
             .map_err(with_rate)?;
         let completions: Vec<&str> = served
@@ -303,28 +301,10 @@ async fn run(
     Ok((reply, key_id))
 }
 
-/// Splits text into streaming deltas at word boundaries (whitespace stays with the following word),
-/// so the concatenation of the deltas is exactly the text.
-pub fn deltas(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    for (i, ch) in text.char_indices() {
-        if ch.is_whitespace() && i > 0 && !cur.trim().is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-        cur.push(ch);
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
-/// Streams the first successful answer as `chat.completion.chunk` events.
+/// Streams the first miner's answer as `chat.completion.chunk` events (see [`super::openai_stream`]).
 ///
-/// Headers are sent only once a miner has answered, so a request where every miner fails still gets a
-/// proper 502 error. One credit is reserved; it is kept only if the whole stream was handed to the
-/// connection, and refunded if the client went away before (the settle guard lives in the stream).
+/// Headers are sent only once a miner has started answering, so a request where every miner fails still
+/// gets a proper 502 error.
 async fn stream_reply(
     state: &Arc<AppState>,
     meta: &RequestMeta,
@@ -333,115 +313,8 @@ async fn stream_reply(
     model: String,
     include_usage: bool,
 ) -> Result<Reply, ApiError> {
-    if let Some(http) = state.dendrite.http() {
-        // Miners speak an OpenAI API: relay the first one's real stream.
-        let http = http.clone();
-        return super::openai_stream::relay(
-            state,
-            &http,
-            meta,
-            params,
-            admitted,
-            model,
-            include_usage,
-        )
-        .await;
-    }
-    let key = &admitted.key;
-    let refused = |e: ApiError| {
-        pipeline::log_refusal(state, meta, params, Some(key.id), &e);
-        state.logs.count(key.id, 1, 0);
-        e
-    };
-    let plan = pipeline::plan(state, key, params).map_err(refused)?;
-    let reservation = pipeline::reserve(state, key, 1).map_err(refused)?;
-    // Dropped with this future if the client leaves first: refunds and logs `ClientClosed`.
-    let mut guard = SettleGuard::new(state, key, reservation, meta, params);
-    let (roles, messages) = pipeline::synapse_fields(&params.messages);
-    let first_success = async {
-        let mut responses = Box::pin(state.dendrite.query_stream(
-            plan.neurons,
-            roles,
-            messages,
-            plan.options,
-        ));
-        let mut seen = Vec::new();
-        let mut winner = None;
-        while let Some(r) = responses.next().await {
-            let ok = r.is_success;
-            seen.push(r);
-            if ok {
-                winner = seen.last().cloned();
-                break;
-            }
-        }
-        (seen, winner) // dropping `responses` cancels the rest of the batch
-    };
-    // The reservation is made durable while the miners work: no chunk is sent before it is on disk.
-    let ((seen, winner), durable) = tokio::join!(
-        first_success,
-        pipeline::durable_if(state, matches!(reservation, Reservation::Reserved(_)))
-    );
-    pipeline::log_answers(state, meta, params, key, &seen);
-    let Some(answer) = winner.filter(|_| durable.is_ok()) else {
-        guard.finish(0);
-        durable?;
-        return Err(ApiError::AllMinersFailed(pipeline::failed_responses(&seen)));
-    };
-    guard.answered();
-
-    let id = completion_id();
-    let created = chrono::Utc::now().timestamp();
-    let chunk = |delta: Value, finish: Value| {
-        json!({
-            "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-            "system_fingerprint": Value::Null,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": Value::Null,
-                         "uid": answer.uid, "responder_hotkey": answer.hotkey}],
-        })
-    };
-    let mut events: Vec<String> =
-        vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null).to_string()];
-    for d in deltas(&answer.completion) {
-        events.push(chunk(json!({"content": d}), Value::Null).to_string());
-    }
-    events.push(chunk(json!({}), json!("stop")).to_string());
-    if include_usage {
-        events.push(
-            json!({
-                "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                "system_fingerprint": Value::Null, "choices": [],
-                "usage": usage(&params.messages, &[answer.completion.as_str()]),
-            })
-            .to_string(),
-        );
-    }
-    events.push("[DONE]".to_string());
-
-    // The guard moves into the stream: when the last event has been taken by the connection it is
-    // marked used (keep the credit); if the stream is dropped early (client gone) it refunds.
-    let body = futures_util::stream::unfold(
-        (events.into_iter(), Some(guard)),
-        |(mut it, mut guard)| async move {
-            match it.next() {
-                Some(data) => Some((
-                    Ok::<_, std::convert::Infallible>(warp::sse::Event::default().data(data)),
-                    (it, guard),
-                )),
-                None => {
-                    if let Some(g) = guard.as_mut() {
-                        g.used = 1;
-                    }
-                    drop(guard.take());
-                    None
-                }
-            }
-        },
-    );
-    let mut reply = warp::Reply::into_response(warp::sse::reply(body));
-    set_header(&mut reply, "x-request-id", &meta.request_id);
-    set_header(&mut reply, "cache-control", "no-cache");
-    Ok(reply)
+    let answer = pipeline::stream(state, meta, params, admitted).await?;
+    Ok(super::openai_stream::render(answer, meta, model, include_usage).await)
 }
 
 /// The models `GET /v1/models` lists: the default, some `top_n:N`, and `uids:U` for every serving uid.
@@ -521,20 +394,6 @@ fn percent_decode(s: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn deltas_reassemble_exactly() {
-        for text in [
-            "Paris",
-            "The capital  of France\nis Paris.",
-            " leading",
-            "",
-            "a b",
-        ] {
-            assert_eq!(deltas(text).concat(), text);
-        }
-        assert_eq!(deltas("one two three"), ["one", " two", " three"]);
-    }
 
     #[test]
     fn models_parse() {

@@ -1,88 +1,32 @@
-//! Real token streaming for `POST /v1/chat/completions` with `stream: true` when miners speak an OpenAI API
-//! (btauth or Epistula): the chosen miners are asked to stream, the **first whose first content chunk arrives**
-//! is relayed chunk by chunk as it comes (the others are cancelled at once), and only `id`, `model` and `created`
-//! are rewritten to btvep's.
-//!
-//! Failures before the first chunk move on to the next miner (like the plain path); when none starts, the client
-//! gets the usual 502 with `failed_responses`. A miner failing mid-stream ends the stream with an OpenAI-style
-//! `{"error": …}` event. Credits: one is reserved; it is kept once the miner's answer has started (its first
-//! content chunk is relayed), even if the client leaves mid-stream, and refunded when no miner started or the
-//! miner broke off mid-stream. The log record is written when the stream ends (or the client leaves).
+//! `stream: true` on `POST /v1/chat/completions`: renders a [`pipeline::AnswerStream`] — a miner's
+//! real token stream (btauth, Epistula) or a synapse answer cut into deltas — as server-sent events.
+//! The stream's credit and log record are the pipeline's business ([`super::pipeline::answer`]).
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use warp::hyper::body::Bytes;
 
-use super::error::ApiError;
 use super::http::{set_header, Reply};
-use super::openai::usage;
-use super::pipeline::{self, Admitted, ChatParams, RequestMeta, SettleGuard};
-use super::state::AppState;
+use super::pipeline::{AnswerStream, RequestMeta, StreamEnd};
 use crate::bittensor::dendrite::MinerResponse;
-use crate::bittensor::http_miner::{valid_usage, HttpMiners, LiveStream, StreamEvent};
-use crate::store::{ApiKey, Reservation};
+use crate::bittensor::http_miner::StreamEvent;
 
-/// Streams the first miner to start answering; see the module docs.
-///
-/// # Errors
-/// As [`pipeline::plan`] and [`pipeline::reserve`]; [`ApiError::AllMinersFailed`] when no miner started.
-pub async fn relay(
-    state: &Arc<AppState>,
-    http: &HttpMiners,
+/// Renders an answer stream as server-sent events: each chunk gets btvep's `id`, `model` and
+/// `created` (and the miner's `uid` and `responder_hotkey` in each choice); then the usage event when
+/// asked for, then `[DONE]`. A miner failing mid-stream ends the stream with an OpenAI-style `error`
+/// event. The stream settles and logs itself when it ends (or when the client leaves).
+pub async fn render(
+    answer: AnswerStream,
     meta: &RequestMeta,
-    params: &ChatParams,
-    admitted: &Admitted,
     model: String,
     include_usage: bool,
-) -> Result<Reply, ApiError> {
-    let key = &admitted.key;
-    let refused = |e: ApiError| {
-        pipeline::log_refusal(state, meta, params, Some(key.id), &e);
-        state.logs.count(key.id, 1, 0);
-        e
-    };
-    let plan = pipeline::plan(state, key, params).map_err(refused)?;
-    let reservation = pipeline::reserve(state, key, 1).map_err(refused)?;
-    // Dropped with this future if the client leaves first: refunds and logs `ClientClosed`.
-    let mut guard = SettleGuard::new(state, key, reservation, meta, params);
-    let (roles, messages) = pipeline::synapse_fields(&params.messages);
-    // The reservation is made durable while the miners start: no chunk is sent before it is on disk.
-    let ((live, failures), durable) = tokio::join!(
-        http.stream_first(
-            &plan.neurons,
-            &roles,
-            &messages,
-            &params.sampling,
-            plan.options,
-        ),
-        pipeline::durable_if(state, matches!(reservation, Reservation::Reserved(_)))
-    );
-    let Some(live) = live.filter(|_| durable.is_ok()) else {
-        pipeline::log_answers(state, meta, params, key, &failures);
-        guard.finish(0);
-        durable?;
-        return Err(ApiError::AllMinersFailed(pipeline::failed_responses(
-            &failures,
-        )));
-    };
-    // From here the relay writes the request's record itself, whenever the stream ends.
-    guard.answered();
+) -> Reply {
     let (tx, rx) = mpsc::channel(16);
-    let job = Relay {
-        state: state.clone(),
-        meta: meta.clone(),
-        params: params.clone(),
-        key: key.clone(),
-        model,
-        include_usage,
-        failures,
-    };
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(job.run(live, guard, tx, started_tx));
+    tokio::spawn(relay(answer, model, include_usage, tx, started_tx));
     // Hand the answer to the connection only once its first event is queued, so the headers and the first chunk
     // leave together (headers alone first would let Nagle's algorithm hold the chunk for the client's delayed ACK).
     let _ = started_rx.await;
@@ -90,7 +34,7 @@ pub async fn relay(
     set_header(&mut reply, "content-type", "text/event-stream");
     set_header(&mut reply, "x-request-id", &meta.request_id);
     set_header(&mut reply, "cache-control", "no-cache");
-    Ok(reply)
+    reply
 }
 
 /// The usage of a plain answer: the miner's own when there is exactly one answer and it reported valid counts.
@@ -113,109 +57,78 @@ impl futures_util::Stream for ChannelBody {
     }
 }
 
-struct Relay {
-    state: Arc<AppState>,
-    meta: RequestMeta,
-    params: ChatParams,
-    key: ApiKey,
-    model: String,
-    include_usage: bool,
-    failures: Vec<MinerResponse>,
-}
-
 fn event(v: &Value) -> Result<Bytes, std::io::Error> {
     Ok(Bytes::from(format!("data: {v}\n\n")))
 }
 
-impl Relay {
-    async fn run(
-        self,
-        mut live: LiveStream,
-        mut guard: SettleGuard,
-        tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
-        started: tokio::sync::oneshot::Sender<()>,
-    ) {
-        let mut started = Some(started);
-        let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
-        let created = chrono::Utc::now().timestamp();
-        let (uid, hotkey) = (live.neuron.uid, live.neuron.hotkey.clone());
-        // The miner's answer has started (its first content chunk is here): the credit is kept from now on.
-        guard.used = 1;
-        let mut failure: Option<String> = None;
-        let mut client_gone = false;
-        loop {
-            match live.next_event().await {
-                StreamEvent::Chunk(mut c) => {
-                    if let Some(obj) = c.as_object_mut() {
-                        obj.insert("id".into(), json!(id));
-                        obj.insert("model".into(), json!(self.model));
-                        obj.insert("created".into(), json!(created));
-                        obj.insert("object".into(), json!("chat.completion.chunk"));
-                        obj.remove("usage");
-                    }
-                    if let Some(choices) = c.get_mut("choices").and_then(Value::as_array_mut) {
-                        for ch in choices.iter_mut().filter_map(Value::as_object_mut) {
-                            ch.insert("uid".into(), json!(uid));
-                            ch.insert("responder_hotkey".into(), json!(hotkey));
-                        }
-                    }
-                    if tx.send(event(&c)).await.is_err() {
-                        client_gone = true;
-                        break;
-                    }
-                    if let Some(s) = started.take() {
-                        let _ = s.send(());
+async fn relay(
+    mut answer: AnswerStream,
+    model: String,
+    include_usage: bool,
+    tx: mpsc::Sender<Result<Bytes, std::io::Error>>,
+    started: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut started = Some(started);
+    let id = format!("chatcmpl-{}", uuid::Uuid::new_v4().simple());
+    let created = chrono::Utc::now().timestamp();
+    let (uid, hotkey) = {
+        let (u, h) = answer.miner();
+        (u, h.to_string())
+    };
+    let end = loop {
+        match answer.next_event().await {
+            StreamEvent::Chunk(mut c) => {
+                if let Some(obj) = c.as_object_mut() {
+                    obj.insert("id".into(), json!(id));
+                    obj.insert("object".into(), json!("chat.completion.chunk"));
+                    obj.insert("created".into(), json!(created));
+                    obj.insert("model".into(), json!(model));
+                    obj.entry("system_fingerprint").or_insert(Value::Null);
+                    obj.remove("usage");
+                }
+                if let Some(choices) = c.get_mut("choices").and_then(Value::as_array_mut) {
+                    for ch in choices.iter_mut().filter_map(Value::as_object_mut) {
+                        ch.insert("uid".into(), json!(uid));
+                        ch.insert("responder_hotkey".into(), json!(hotkey));
                     }
                 }
-                StreamEvent::Done => break,
-                StreamEvent::Failed(reason) => {
-                    tracing::warn!(uid, hotkey = %hotkey, %reason, "miner failed mid-stream");
-                    let _ = tx
-                        .send(event(&json!({"error": {
-                            "message": format!("the miner failed mid-stream: {reason}"),
-                            "type": "miner_error", "param": Value::Null, "code": "miner_failed"}})))
-                        .await;
-                    failure = Some(reason);
-                    break;
+                if tx.send(event(&c)).await.is_err() {
+                    break StreamEnd::ClientGone;
+                }
+                answer.chunk_sent();
+                if let Some(s) = started.take() {
+                    let _ = s.send(());
                 }
             }
-        }
-        if failure.is_none() && !client_gone {
-            if self.include_usage {
-                let u = valid_usage(live.usage.as_ref())
-                    .unwrap_or_else(|| usage(&self.params.messages, &[live.text.as_str()]));
-                let _ = tx
-                    .send(event(&json!({
-                        "id": id, "object": "chat.completion.chunk", "created": created, "model": self.model,
-                        "system_fingerprint": Value::Null, "choices": [], "usage": u,
-                    })))
-                    .await;
-            }
-            let _ = tx.send(Ok(Bytes::from_static(b"data: [DONE]\n\n"))).await;
-        }
-        if failure.is_some() {
-            guard.used = 0; // the miner broke off: not the client's answer
-        }
-        let ok = failure.is_none() && !live.text.is_empty();
-        let winner = MinerResponse {
-            uid,
-            hotkey,
-            status_code: if failure.is_some() { 422 } else { 200 },
-            status_message: failure.unwrap_or_else(|| {
-                if client_gone {
-                    "Success (client left mid-stream)".into()
+            StreamEvent::Done => {
+                if include_usage {
+                    let u = json!({
+                        "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                        "system_fingerprint": Value::Null, "choices": [], "usage": answer.usage(),
+                    });
+                    let _ = tx.send(event(&u)).await;
+                }
+                let gone = tx
+                    .send(Ok(Bytes::from_static(b"data: [DONE]\n\n")))
+                    .await
+                    .is_err();
+                break if gone {
+                    StreamEnd::ClientGone
                 } else {
-                    "Success".into()
-                }
-            }),
-            completion: live.text.clone(),
-            elapsed: live.started.elapsed(),
-            is_success: ok,
-            usage: valid_usage(live.usage.as_ref()),
-        };
-        let mut answers = self.failures;
-        answers.push(winner);
-        pipeline::log_answers(&self.state, &self.meta, &self.params, &self.key, &answers);
-        drop(guard);
-    }
+                    StreamEnd::Done
+                };
+            }
+            StreamEvent::Failed(reason) => {
+                tracing::warn!(uid, hotkey = %hotkey, %reason, "miner failed mid-stream");
+                let _ = tx
+                    .send(event(&json!({"error": {
+                        "message": format!("the miner failed mid-stream: {reason}"),
+                        "type": "miner_error", "param": Value::Null, "code": "miner_failed"}})))
+                    .await;
+                break StreamEnd::Failed(reason);
+            }
+        }
+    };
+    drop(started);
+    answer.end(end);
 }
