@@ -34,9 +34,9 @@ fn main() {
         for _ in 0..100 {
             store
                 .create_key(&NewKey {
-                    credits: -1,
+                    credits: btvep::store::values::Credits::UNLIMITED,
                     enabled: true,
-                    valid_until: -1,
+                    valid_until: btvep::store::values::Expiry::Never,
                     ..Default::default()
                 })
                 .unwrap();

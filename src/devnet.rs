@@ -171,8 +171,8 @@ pub fn api_key(store: &Store, data_dir: &Path) -> anyhow::Result<(String, bool)>
     }
     let (_, secret) = store.create_key(&NewKey {
         name: Some("devnet".into()),
-        valid_until: -1,
-        credits: -1,
+        valid_until: crate::store::values::Expiry::Never,
+        credits: crate::store::values::Credits::UNLIMITED,
         enabled: true,
         default_query_strategy: None,
     })?;

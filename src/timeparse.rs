@@ -5,9 +5,10 @@
 use chrono::{DateTime, Days, Months, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
 /// A `--valid-until` value as understood.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Expiry {
     /// The key never expires (stored as -1).
+    #[default]
     Never,
     /// The key expires at this unix time (seconds).
     At(i64),

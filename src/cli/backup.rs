@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context as _};
 
 use super::Context;
-use crate::admin::{Reply, Request};
+use crate::admin::ops;
 use crate::store::{Store, StoreError};
 
 /// `btvep backup`.
@@ -45,13 +45,10 @@ pub struct RestoreArgs {
 pub fn backup(ctx: &Context, args: BackupArgs) -> anyhow::Result<()> {
     let cwd = std::env::current_dir().context("the current directory")?;
     let path = cwd.join(&args.file);
-    let reply = ctx.backend()?.call(&Request::Backup {
+    let summary = ctx.backend()?.call(&ops::Backup {
         path: path.clone(),
         with_logs: args.with_logs,
     })?;
-    let Reply::Backup(summary) = reply else {
-        bail!("unexpected reply from the store");
-    };
     if args.json {
         crate::output::print_json(&summary)?;
     } else {

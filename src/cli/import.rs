@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context as _};
+use anyhow::Context as _;
 
 use super::Context;
-use crate::admin::{Reply, Request};
+use crate::admin::ops;
 use crate::import::{pyconfig, KeyOutcome, KeyStatus, Options, Summary};
 use crate::output;
 
@@ -59,11 +59,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             // Checked here too, so bad input is refused before the store is even opened.
             crate::import::sqlite::Source::open(&path)?;
             let backend = ctx.backend()?;
-            let reply = backend.call(&Request::Import { path, options })?;
-            let Reply::Imported(summary) = reply else {
-                bail!("unexpected reply from the store")
-            };
-            Some(*summary)
+            Some(*backend.call(&ops::Import { path, options })?)
         }
         None => None,
     };

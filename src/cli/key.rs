@@ -5,9 +5,9 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use super::Context;
-use crate::admin::{Backend, Reply, Request};
-use crate::bittensor::strategy::QueryStrategy;
+use crate::admin::{ops, Backend};
 use crate::output;
+use crate::store::values::{self, Credits};
 use crate::store::{ApiKey, KeyPatch, NewKey};
 use crate::timeparse::{self, describe_valid_until, Expiry};
 
@@ -122,23 +122,20 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             json,
             quiet,
         } => {
-            check_credits(credits)?;
+            let credits = Credits::new(credits)?;
             let valid_until = parse_valid_until(valid_until.as_deref().unwrap_or("-1"), !quiet)?;
             let strategy = match default_query_strategy {
-                Some(s) => parse_strategy(&s)?,
+                Some(s) => values::parse_strategy(&s)?,
                 None => None,
             };
             let backend = ctx.backend()?;
-            let reply = backend.call(&Request::CreateKey(NewKey {
+            let ops::Created { key, api_key } = backend.call(&ops::CreateKey(NewKey {
                 name: name.filter(|n| !n.is_empty()),
                 valid_until,
                 credits,
                 enabled: !disable,
                 default_query_strategy: strategy,
             }))?;
-            let Reply::Created { key, api_key } = reply else {
-                bail!("unexpected reply from the store")
-            };
             if json {
                 let mut v = serde_json::to_value(&key)?;
                 v["api_key"] = Value::String(api_key);
@@ -153,9 +150,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             Ok(())
         }
         Action::List { json } => {
-            let Reply::Keys(keys) = ctx.backend()?.call(&Request::ListKeys)? else {
-                bail!("unexpected reply from the store")
-            };
+            let keys = ctx.backend()?.call(&ops::ListKeys)?;
             if json {
                 output::print_json(&keys)?;
             } else if keys.is_empty() {
@@ -196,9 +191,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                     bail!("not deleted");
                 }
             }
-            let Reply::Key(deleted) = backend.call(&Request::DeleteKey { id: key.id })? else {
-                bail!("unexpected reply from the store")
-            };
+            let deleted = backend.call(&ops::DeleteKey { id: key.id })?;
             if json {
                 output::print_json(&deleted)?;
             }
@@ -216,9 +209,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
             default_query_strategy,
             json,
         } => {
-            if let Some(c) = credits {
-                check_credits(c)?;
-            }
+            let credits = credits.map(Credits::new).transpose()?;
             let patch = KeyPatch {
                 name: name.map(|n| Some(n).filter(|n| !n.is_empty())),
                 request_count,
@@ -234,7 +225,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
                     .map(|v| parse_valid_until(&v, true))
                     .transpose()?,
                 default_query_strategy: default_query_strategy
-                    .map(|s| parse_strategy(&s))
+                    .map(|s| values::parse_strategy(&s))
                     .transpose()?,
                 rate_limits: None,
             };
@@ -253,12 +244,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
 /// # Errors
 /// When no key matches.
 pub fn find(backend: &Backend, query: &str) -> anyhow::Result<ApiKey> {
-    match backend.call(&Request::FindKey {
+    Ok(backend.call(&ops::FindKey {
         query: query.to_string(),
-    })? {
-        Reply::Key(k) => Ok(k),
-        _ => bail!("unexpected reply from the store"),
-    }
+    })?)
 }
 
 /// Applies a patch to a key through the backend.
@@ -266,27 +254,10 @@ pub fn find(backend: &Backend, query: &str) -> anyhow::Result<ApiKey> {
 /// # Errors
 /// When the key is gone or the store fails.
 pub fn edit(backend: &Backend, id: u64, patch: KeyPatch) -> anyhow::Result<ApiKey> {
-    match backend.call(&Request::EditKey { id, patch })? {
-        Reply::Key(k) => Ok(k),
-        _ => bail!("unexpected reply from the store"),
-    }
+    Ok(backend.call(&ops::EditKey { id, patch })?)
 }
 
-fn check_credits(c: i64) -> anyhow::Result<()> {
-    if c < -1 {
-        bail!("credits must be -1 (unlimited) or at least 0, got {c}");
-    }
-    Ok(())
-}
-
-fn parse_strategy(s: &str) -> anyhow::Result<Option<String>> {
-    if s.trim().eq_ignore_ascii_case("none") {
-        return Ok(None);
-    }
-    Ok(Some(s.parse::<QueryStrategy>()?.to_string()))
-}
-
-fn parse_valid_until(text: &str, explain: bool) -> anyhow::Result<i64> {
+fn parse_valid_until(text: &str, explain: bool) -> anyhow::Result<Expiry> {
     let today = timeparse::today();
     let e = timeparse::parse_expiry(text, today).map_err(anyhow::Error::msg)?;
     if explain && text.trim() != "-1" {
@@ -295,10 +266,7 @@ fn parse_valid_until(text: &str, explain: bool) -> anyhow::Result<i64> {
     if timeparse::is_past(e, today) {
         eprintln!("warning: that date is in the past; the key is expired");
     }
-    Ok(match e {
-        Expiry::Never => -1,
-        Expiry::At(t) => t,
-    })
+    Ok(e)
 }
 
 fn print_key(key: &ApiKey, json: bool) -> anyhow::Result<()> {

@@ -7,7 +7,7 @@ use anyhow::{bail, Context as _};
 
 use super::key::find;
 use super::Context;
-use crate::admin::{Backend, Reply, Request};
+use crate::admin::{ops, Backend};
 use crate::output;
 use crate::store::{LogFilter, LogRecord};
 use crate::timeparse::parse_datetime;
@@ -101,14 +101,11 @@ fn prune(
         }
     };
     let cut = chrono::Utc::now() - age;
-    let reply = ctx.backend()?.call(&Request::PruneLogs(PruneRequest {
+    let summary = ctx.backend()?.call(&ops::PruneLogs(PruneRequest {
         older_than: Some(cut),
         max_bytes: None,
         dry_run,
     }))?;
-    let Reply::Pruned(summary) = reply else {
-        bail!("unexpected reply from the store");
-    };
     if json {
         output::print_json(&summary)?;
     } else {
@@ -214,10 +211,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<()> {
 }
 
 fn query(backend: &Backend, filter: &LogFilter) -> anyhow::Result<Vec<LogRecord>> {
-    match backend.call(&Request::QueryLogs(filter.clone()))? {
-        Reply::Logs(l) => Ok(l),
-        _ => bail!("unexpected reply from the store"),
-    }
+    Ok(backend.call(&ops::QueryLogs(filter.clone()))?)
 }
 
 fn outcome(r: &LogRecord) -> String {

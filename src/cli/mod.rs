@@ -129,7 +129,7 @@ impl Context {
     pub fn notify_config_changed(&self) {
         let socket = self.paths.admin_socket();
         if socket.exists() {
-            let _ = Backend::Remote(socket).call(&crate::admin::Request::ConfigChanged);
+            let _ = Backend::Remote(socket).call(&crate::admin::ops::ConfigChanged);
         }
     }
 }

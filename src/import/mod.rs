@@ -557,9 +557,9 @@ mod tests {
         let s = Store::open(dir.path()).unwrap();
         let (k, _) = s
             .create_key(&NewKey {
-                credits: 3,
+                credits: crate::store::values::Credits::new(3).unwrap(),
                 enabled: true,
-                valid_until: -1,
+                valid_until: crate::store::values::Expiry::Never,
                 ..Default::default()
             })
             .unwrap();

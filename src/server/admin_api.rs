@@ -16,9 +16,9 @@ use warp::Filter;
 use super::error::ApiError;
 use super::http::{btvep_error, json_reply, new_request_id, parse_json, with_state, Reply};
 use super::state::AppState;
-use crate::admin::{execute, is_mutation, Reply as AdminReply, Request};
-use crate::bittensor::strategy::QueryStrategy;
+use crate::admin::{ops, run_hooked, Operation};
 use crate::config::{self, ConfigFile, RateLimit, KEYS};
+use crate::store::values::{parse_strategy, Credits, Expiry};
 use crate::store::{ApiKey, KeyPatch, LogFilter, LogRecord, NewKey};
 use crate::timeparse;
 
@@ -144,20 +144,20 @@ pub fn routes(
     dashboard.or(metrics).unify().or(admin).unify()
 }
 
-fn admin_call(state: &AppState, req: Request) -> Result<AdminReply, ApiError> {
-    state.logs.barrier();
-    let result = execute(&state.store, &req).map_err(|e| match e {
+/// Runs an admin operation as the socket would (queued log records written out first for reads,
+/// changes flushed before they are acknowledged).
+fn admin_call<O: Operation>(state: &AppState, op: O) -> Result<O::Output, ApiError> {
+    if O::READS_LOG_COUNTERS {
+        state.logs.barrier();
+    }
+    run_hooked(&op, &state.store, &crate::admin::Hooks::default()).map_err(|e| match e {
         crate::admin::AdminError::NotFound(m) => ApiError::AdminNotFound(m),
         crate::admin::AdminError::Invalid(m) => ApiError::BadRequest(m),
         crate::admin::AdminError::Internal(m) => {
             tracing::error!("admin request failed: {m}");
             ApiError::Internal
         }
-    })?;
-    if is_mutation(&req) {
-        state.store.flush()?;
-    }
-    Ok(result)
+    })
 }
 
 fn handle(
@@ -171,52 +171,30 @@ fn handle(
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     match (method, parts.as_slice()) {
         (&Method::GET, ["stats"]) => Ok((200, stats(state, &parse_query(query))?)),
-        (&Method::GET, ["keys"]) => match admin_call(state, Request::ListKeys)? {
-            AdminReply::Keys(k) => Ok((200, json!(k))),
-            _ => Err(ApiError::Internal),
-        },
+        (&Method::GET, ["keys"]) => Ok((200, json!(admin_call(state, ops::ListKeys)?))),
         (&Method::POST, ["keys"]) => {
-            let b: CreateKeyBody = parse_json(body)?;
-            let new = NewKey {
-                name: b.name.filter(|n| !n.is_empty()),
-                valid_until: b.valid_until.map(expiry).transpose()?.unwrap_or(-1),
-                credits: credits(b.credits.unwrap_or(-1))?,
-                enabled: b.enabled.unwrap_or(true),
-                default_query_strategy: strategy(b.default_query_strategy)?,
-            };
-            match admin_call(state, Request::CreateKey(new))? {
-                AdminReply::Created { key, api_key } => {
-                    let mut v = json!(key);
-                    v["api_key"] = json!(api_key);
-                    Ok((201, v))
-                }
-                _ => Err(ApiError::Internal),
-            }
+            let new = admin_json::<CreateKeyBody>(body)?.into_new_key()?;
+            let ops::Created { key, api_key } = admin_call(state, ops::CreateKey(new))?;
+            let mut v = json!(key);
+            v["api_key"] = json!(api_key);
+            Ok((201, v))
         }
         (m, ["keys", id]) if m == Method::PATCH || m == Method::DELETE => {
             let id: u64 = id
                 .parse()
                 .map_err(|_| ApiError::AdminNotFound(format!("no API key with id {id}")))?;
-            let req = if m == Method::DELETE {
-                Request::DeleteKey { id }
+            let key = if m == Method::DELETE {
+                admin_call(state, ops::DeleteKey { id })?
             } else {
-                Request::EditKey {
-                    id,
-                    patch: patch(parse_json(body)?)?,
-                }
+                let patch = admin_json::<PatchKeyBody>(body)?.into_patch()?;
+                admin_call(state, ops::EditKey { id, patch })?
             };
-            match admin_call(state, req)? {
-                AdminReply::Key(k) => Ok((200, json!(k))),
-                _ => Err(ApiError::Internal),
-            }
+            Ok((200, json!(key)))
         }
         (&Method::GET, ["logs"]) => {
             let q = parse_query(query);
             let filter = log_filter(&q)?;
-            match admin_call(state, Request::QueryLogs(filter))? {
-                AdminReply::Logs(l) => Ok((200, json!(l))),
-                _ => Err(ApiError::Internal),
-            }
+            Ok((200, json!(admin_call(state, ops::QueryLogs(filter))?)))
         }
         (&Method::GET, ["config"]) => Ok((200, config_view(state)?)),
         (&Method::PATCH, ["config"]) => {
@@ -228,93 +206,125 @@ fn handle(
     }
 }
 
-/// `POST /admin/keys` body.
+/// `POST /admin/keys` body (values checked as they are read).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyBody {
     /// Name.
     pub name: Option<String>,
     /// Credits (-1 unlimited).
-    pub credits: Option<i64>,
+    pub credits: Option<Credits>,
     /// Expiry: text as on the CLI, or a number.
-    pub valid_until: Option<Value>,
+    pub valid_until: Option<ExpiryInput>,
     /// Enabled.
     pub enabled: Option<bool>,
-    /// Default strategy.
+    /// Default strategy (`none` or empty: the server's).
     pub default_query_strategy: Option<String>,
 }
 
-fn credits(c: i64) -> Result<i64, ApiError> {
-    if c < -1 {
-        return Err(ApiError::BadRequest(format!(
-            "credits must be -1 (unlimited) or at least 0, got {c}"
-        )));
-    }
-    Ok(c)
-}
-
-fn strategy(s: Option<String>) -> Result<Option<String>, ApiError> {
-    match s
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none"))
-    {
-        None => Ok(None),
-        Some(s) => s
-            .parse::<QueryStrategy>()
-            .map(|q| Some(q.to_string()))
-            .map_err(|e| ApiError::BadRequest(e.to_string())),
+impl CreateKeyBody {
+    fn into_new_key(self) -> Result<NewKey, ApiError> {
+        Ok(NewKey {
+            name: self.name.filter(|n| !n.is_empty()),
+            valid_until: self.valid_until.map_or(Expiry::Never, |e| e.0),
+            credits: self.credits.unwrap_or(Credits::UNLIMITED),
+            enabled: self.enabled.unwrap_or(true),
+            default_query_strategy: match self.default_query_strategy {
+                Some(s) => parse_strategy(&s).map_err(|e| ApiError::BadRequest(e.0))?,
+                None => None,
+            },
+        })
     }
 }
 
-fn expiry(v: Value) -> Result<i64, ApiError> {
-    let text = match v {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s,
-        Value::Bool(false) | Value::Null => "-1".into(),
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "valid_until: unexpected value {other}"
-            )))
-        }
-    };
-    timeparse::parse_expiry(&text, timeparse::today())
-        .map(|e| e.as_i64())
-        .map_err(ApiError::BadRequest)
+/// `PATCH /admin/keys/{id}` body: absent fields stay; `null` clears a name, a strategy or a key's own
+/// rate limits.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchKeyBody {
+    /// New name (`null` or empty clears it).
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
+    /// New request count.
+    pub request_count: Option<u64>,
+    /// New balance.
+    pub credits: Option<Credits>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// New expiry: text as on the CLI, or a number.
+    pub valid_until: Option<ExpiryInput>,
+    /// New default strategy (`null`, empty or `none` clears it).
+    #[serde(default, deserialize_with = "present")]
+    pub default_query_strategy: Option<Option<String>>,
+    /// The key's own rate limits (`null` or `[]`: the global ones).
+    #[serde(default, deserialize_with = "present")]
+    pub rate_limits: Option<Option<Value>>,
 }
 
-fn patch(v: Value) -> Result<KeyPatch, ApiError> {
-    let obj = v
-        .as_object()
-        .ok_or_else(|| ApiError::BadRequest("expected a JSON object".into()))?;
-    let mut p = KeyPatch::default();
-    for (k, v) in obj {
-        let bad = |what: &str| ApiError::BadRequest(format!("{k}: expected {what}"));
-        match k.as_str() {
-            "name" => p.name = Some(v.as_str().map(String::from).filter(|n| !n.is_empty())),
-            "credits" => {
-                p.credits = Some(credits(v.as_i64().ok_or_else(|| bad("a whole number"))?)?)
+impl PatchKeyBody {
+    fn into_patch(self) -> Result<KeyPatch, ApiError> {
+        let strategy = match self.default_query_strategy {
+            None => None,
+            Some(s) => Some(
+                parse_strategy(s.as_deref().unwrap_or(""))
+                    .map_err(|e| ApiError::BadRequest(e.0))?,
+            ),
+        };
+        let rate_limits = match self.rate_limits {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(v)) => {
+                let l: Vec<RateLimit> =
+                    config::parse_rate_limits(&v).map_err(ApiError::BadRequest)?;
+                Some(Some(l).filter(|l| !l.is_empty()))
             }
-            "enabled" => p.enabled = Some(v.as_bool().ok_or_else(|| bad("true or false"))?),
-            "request_count" => {
-                p.request_count = Some(v.as_u64().ok_or_else(|| bad("a whole number"))?)
-            }
-            "valid_until" => p.valid_until = Some(expiry(v.clone())?),
-            "default_query_strategy" => {
-                p.default_query_strategy = Some(strategy(v.as_str().map(String::from))?)
-            }
-            "rate_limits" => {
-                p.rate_limits = Some(if v.is_null() {
-                    None
-                } else {
-                    let l: Vec<RateLimit> =
-                        config::parse_rate_limits(v).map_err(ApiError::BadRequest)?;
-                    Some(l).filter(|l| !l.is_empty())
-                })
-            }
-            other => return Err(ApiError::BadRequest(format!("unknown field '{other}'"))),
-        }
+        };
+        Ok(KeyPatch {
+            name: self.name.map(|n| n.filter(|n| !n.is_empty())),
+            request_count: self.request_count,
+            credits: self.credits,
+            enabled: self.enabled,
+            valid_until: self.valid_until.map(|e| e.0),
+            default_query_strategy: strategy,
+            rate_limits,
+        })
     }
-    Ok(p)
+}
+
+/// Tells a field that is present (even as `null`) from one that is absent.
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An expiry as the dashboard sends it: a number, CLI text (`2025-01-01`, `1 month`, …), or
+/// `false`/`null` for never.
+#[derive(Debug)]
+pub struct ExpiryInput(pub Expiry);
+
+impl<'de> Deserialize<'de> for ExpiryInput {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = match Value::deserialize(d)? {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s,
+            Value::Bool(false) | Value::Null => "-1".into(),
+            other => {
+                return Err(serde::de::Error::custom(format!(
+                    "valid_until: unexpected value {other}"
+                )))
+            }
+        };
+        timeparse::parse_expiry(&text, timeparse::today())
+            .map(ExpiryInput)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses an admin body; every problem is a 400 naming the field.
+fn admin_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid request body: {e}")))
 }
 
 fn parse_query(q: &str) -> HashMap<String, String> {

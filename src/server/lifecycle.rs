@@ -185,27 +185,11 @@ async fn prune_limiters(state: Arc<AppState>) {
 /// Serves the admin socket: reads see every earlier request's log records (the log queue is written
 /// out first), and a config-changed notice reloads the configuration.
 async fn serve_admin(state: Arc<AppState>, socket: PathBuf, stopped: oneshot::Receiver<()>) {
-    use crate::admin::{Hooks, Request};
     let barrier_state = state.clone();
     let reload_state = state.clone();
-    let hooks = Hooks {
-        before: Arc::new(move |req| {
-            if matches!(
-                req,
-                Request::QueryLogs(_)
-                    | Request::FindKey { .. }
-                    | Request::ListKeys
-                    | Request::Backup { .. }
-                    | Request::PruneLogs(_)
-            ) {
-                barrier_state.logs.barrier();
-            }
-        }),
-        after: Arc::new(move |req, _| {
-            if matches!(req, Request::ConfigChanged) {
-                reload_state.reload_config();
-            }
-        }),
+    let hooks = crate::admin::Hooks {
+        barrier: Arc::new(move || barrier_state.logs.barrier()),
+        config_changed: Arc::new(move || reload_state.reload_config()),
     };
     if let Err(e) = crate::admin::serve(state.store.clone(), &socket, hooks, async {
         let _ = stopped.await;

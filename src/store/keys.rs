@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use sled::Transactional;
 
+use super::values::{Credits, Expiry, QueryStrategy};
 use super::{Store, StoreError};
 use crate::config::RateLimit;
 
@@ -65,14 +66,14 @@ impl ApiKey {
 pub struct NewKey {
     /// Name.
     pub name: Option<String>,
-    /// Expiry (unix seconds) or -1.
-    pub valid_until: i64,
-    /// Credits or -1.
-    pub credits: i64,
+    /// Expiry.
+    pub valid_until: Expiry,
+    /// Credits.
+    pub credits: Credits,
     /// Enabled at creation.
     pub enabled: bool,
     /// Default query strategy.
-    pub default_query_strategy: Option<String>,
+    pub default_query_strategy: Option<QueryStrategy>,
 }
 
 /// A partial edit of a key: `None` leaves a field unchanged; `Some(None)` clears an optional field.
@@ -82,14 +83,14 @@ pub struct KeyPatch {
     pub name: Option<Option<String>>,
     /// New request count.
     pub request_count: Option<u64>,
-    /// New credit balance (-1 = unlimited).
-    pub credits: Option<i64>,
+    /// New credit balance.
+    pub credits: Option<Credits>,
     /// Enable or disable.
     pub enabled: Option<bool>,
     /// New expiry.
-    pub valid_until: Option<i64>,
+    pub valid_until: Option<Expiry>,
     /// New default strategy (`Some(None)` clears it).
-    pub default_query_strategy: Option<Option<String>>,
+    pub default_query_strategy: Option<Option<QueryStrategy>>,
     /// New rate limits (`Some(None)` returns the key to the global limits).
     pub rate_limits: Option<Option<Vec<RateLimit>>>,
 }
@@ -103,16 +104,16 @@ impl KeyPatch {
             k.request_count = v;
         }
         if let Some(v) = self.credits {
-            k.credits = v;
+            k.credits = v.get();
         }
         if let Some(v) = self.enabled {
             k.enabled = v;
         }
         if let Some(v) = self.valid_until {
-            k.valid_until = v;
+            k.valid_until = v.as_i64();
         }
         if let Some(v) = &self.default_query_strategy {
-            k.default_query_strategy.clone_from(v);
+            k.default_query_strategy = v.as_ref().map(ToString::to_string);
         }
         if let Some(v) = &self.rate_limits {
             k.rate_limits.clone_from(v);
@@ -198,11 +199,11 @@ impl Store {
             name: new.name.clone(),
             request_count: 0,
             api_request_count: 0,
-            valid_until: new.valid_until,
-            credits: new.credits,
+            valid_until: new.valid_until.as_i64(),
+            credits: new.credits.get(),
             enabled: new.enabled,
             rate_limits: None,
-            default_query_strategy: new.default_query_strategy.clone(),
+            default_query_strategy: new.default_query_strategy.as_ref().map(ToString::to_string),
             created_at: now,
             updated_at: now,
             api_key_hash: hex::encode(hash),
@@ -425,9 +426,9 @@ mod tests {
         let (_d, s) = store();
         let (k, secret) = s
             .create_key(&NewKey {
-                credits: 5,
+                credits: crate::store::values::Credits::new(5).unwrap(),
                 enabled: true,
-                valid_until: -1,
+                valid_until: crate::store::values::Expiry::Never,
                 ..Default::default()
             })
             .unwrap();
@@ -453,9 +454,9 @@ mod tests {
         let (_d, s) = store();
         let (k, _) = s
             .create_key(&NewKey {
-                credits: 1000,
+                credits: crate::store::values::Credits::new(1000).unwrap(),
                 enabled: true,
-                valid_until: -1,
+                valid_until: crate::store::values::Expiry::Never,
                 ..Default::default()
             })
             .unwrap();
@@ -492,7 +493,7 @@ mod tests {
         let (_d, s) = store();
         let (k, _) = s
             .create_key(&NewKey {
-                credits: -1,
+                credits: crate::store::values::Credits::new(-1).unwrap(),
                 ..Default::default()
             })
             .unwrap();

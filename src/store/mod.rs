@@ -22,6 +22,7 @@ mod import;
 mod keys;
 mod logs;
 pub mod retention;
+pub mod values;
 pub mod version;
 
 pub use durable::GroupCommit;
