@@ -1,7 +1,7 @@
 //! The admin HTTP API behind the dashboard (`/admin/...`), the dashboard page itself and `/metrics`.
 //!
 //! Every `/admin` route requires `Authorization: Bearer <admin_api_key>`, compared in constant time. Key
-//! operations go through the same [`crate::admin::execute`] as the CLI and the admin socket, so the three
+//! operations go through the same [`crate::admin::Operation`]s as the CLI and the admin socket, so the three
 //! ways of managing keys cannot drift apart. Documented in `docs/dashboard.md`.
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -1,4 +1,4 @@
-//! `stream: true` on `POST /v1/chat/completions`: renders a [`pipeline::AnswerStream`] — a miner's
+//! `stream: true` on `POST /v1/chat/completions`: renders a [`AnswerStream`] — a miner's
 //! real token stream (btauth, Epistula) or a synapse answer cut into deltas — as server-sent events.
 //! The stream's credit and log record are the pipeline's business ([`super::pipeline::answer`]).
 

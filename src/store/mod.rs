@@ -28,7 +28,7 @@ pub mod version;
 pub use durable::GroupCommit;
 pub use import::{ImportMarker, KeyImport, WrittenLog};
 pub use keys::{generate_api_key, hash_api_key, ApiKey, KeyPatch, NewKey, Reservation, Spend};
-pub use logs::{LogCursor, LogFilter, LogRecord};
+pub use logs::{cap_log_text, LogCursor, LogFilter, LogRecord, LOG_TEXT_MAX_BYTES};
 
 use std::path::{Path, PathBuf};
 

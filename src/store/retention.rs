@@ -1,7 +1,7 @@
 //! Log retention: pruning old records (by age and by size) in small batches, and how much of a
 //! prompt or an answer a record keeps.
 //!
-//! Records sort newest first (see [`super::logs`]), so the oldest are the tail of the `logs` tree: a
+//! Records sort newest first (see the store's layout), so the oldest are the tail of the `logs` tree: a
 //! prune walks from the cut-off to the end, a batch at a time, and removes each record together with its
 //! index entries (record first, then index entries: a reader that meets an index entry without its
 //! record skips it). Between batches it sleeps, so a server pruning millions of records keeps serving.
@@ -18,7 +18,7 @@ use super::{LogRecord, Store, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogText {
-    /// Up to [`super::logs::LOG_TEXT_MAX_BYTES`] of each.
+    /// Up to [`crate::store::LOG_TEXT_MAX_BYTES`] of each.
     #[default]
     Full,
     /// The first [`TRUNCATED_CHARS`] characters of each.
