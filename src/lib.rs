@@ -5,21 +5,28 @@
 //! with requests signed by the validator's hotkey.
 //!
 //! # Layout
+//! Layers, top down; imports only point down (nothing below [`cli`] imports from it).
 //! - [`cli`]: the command line, one module per sub-command; `main.rs` only dispatches to it.
-//! - [`config`]: the config keys, layered resolution (defaults < file < env < flags), atomic writes.
-//! - [`paths`]: where the config file and the data directory are.
-//! - [`store`]: the sled database: API keys with atomic credit operations, the request log.
-//! - [`import`]: `btvep import`, a Python btvep database and config brought over.
-//! - [`admin`]: the store seam: operations as requests, run locally or through a running server's socket.
-//! - [`timeparse`]: expiry and log-range parsing.
-//! - [`output`]: tables, JSON and terminal conventions.
-//! - [`bittensor`]: hotkeys, the dendrite/axon protocol, the metagraph and query strategies.
-//! - [`server`]: `btvep start`, the API server and its request pipeline.
-//! - [`ratelimit`]: in-process rate limiting with governor.
-//! - [`miner`]: `btvep miner`, the Prompting axon backed by an OpenAI-compatible model server.
+//! - [`server`]: the API server. Its life is [`server::lifecycle::start`] → [`server::lifecycle::ServerHandle`];
+//!   every request goes through **one pipeline**, [`server::pipeline`] (admission → plan → reserve →
+//!   query → settle → log); front ends ([`server::chat`], [`server::openai`]) only parse and render.
+//!   A new front end is a new module calling [`server::pipeline::whole`] or [`server::pipeline::stream`].
+//! - [`miner`]: `btvep miner`, the miner (synapse axon, or an OpenAI API signed with btauth/Epistula).
 //! - [`devnet`]: `btvep start --devnet N`, a local subnet in one process.
-//! - [`tls`]: HTTP clients that also work without system CA certificates (static binary).
-//! - [`logging`]: tracing setup.
+//! - [`admin`]: the store seam: one [`admin::Operation`] type per operation, run locally or through a
+//!   running server's socket, shared by the CLI, the socket and the HTTP admin API.
+//! - [`import`]: `btvep import`, a Python btvep database and config brought over.
+//! - [`bittensor`]: hotkeys, the miner transports ([`bittensor::dendrite`] for the synapse,
+//!   [`bittensor::http_miner`] for btauth/Epistula — a new transport goes here and in
+//!   [`server::pipeline::answer`]), the metagraph (one [`bittensor::metagraph_cell`] and refresher
+//!   shared by server and miner) and query strategies.
+//! - [`store`]: the sled database: API keys with atomic credit operations (checked values in
+//!   [`store::values`]), the request log, retention, backups, format versions, group commit.
+//! - [`config`]: the key registry, `config.json` (locked atomic writes), layered resolution
+//!   (defaults < file < env < flags) and the typed [`config::Config`] everything else reads.
+//! - [`ratelimit`]: in-process rate limiting with governor.
+//! - [`paths`], [`timeparse`], [`output`], [`tls`], [`logging`]: where files live, date grammar,
+//!   terminal output, HTTP clients without system CA certificates, tracing setup.
 //!
 //! # Errors
 //! Inner layers return their own `thiserror` enums ([`config::ConfigError`], [`store::StoreError`],

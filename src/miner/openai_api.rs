@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt as _;
+
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -313,7 +313,7 @@ where
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_big());
     }
-    let body = read_capped(body, MAX_BODY_BYTES)
+    let body = super::server::read_capped(body, MAX_BODY_BYTES)
         .await
         .ok_or_else(too_big)?;
     // The signature covers the raw body: verify it, then record the nonce/uuid.
@@ -619,29 +619,6 @@ fn transport_text(e: &reqwest::Error) -> String {
     } else {
         "broken answer".into()
     }
-}
-
-/// The whole body, or `None` when it exceeds `cap` (or the connection breaks mid-body).
-async fn read_capped<S, B>(body: S, cap: usize) -> Option<Vec<u8>>
-where
-    S: futures_util::Stream<Item = Result<B, warp::Error>>,
-    B: warp::Buf,
-{
-    let mut body = std::pin::pin!(body);
-    let mut out = Vec::new();
-    while let Some(chunk) = body.next().await {
-        let mut chunk = chunk.ok()?;
-        while chunk.has_remaining() {
-            let part = chunk.chunk();
-            if out.len() + part.len() > cap {
-                return None;
-            }
-            out.extend_from_slice(part);
-            let n = part.len();
-            chunk.advance(n);
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

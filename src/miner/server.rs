@@ -387,7 +387,7 @@ impl From<axon::AxonError> for Failure {
 }
 
 /// The whole body, or `None` when it exceeds `cap` (or the connection breaks mid-body).
-async fn read_capped<S, B>(body: S, cap: usize) -> Option<Vec<u8>>
+pub(super) async fn read_capped<S, B>(body: S, cap: usize) -> Option<Vec<u8>>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>>,
     B: warp::Buf,

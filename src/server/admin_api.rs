@@ -4,7 +4,7 @@
 //! operations go through the same [`crate::admin::Operation`]s as the CLI and the admin socket, so the three
 //! ways of managing keys cannot drift apart. Documented in `docs/dashboard.md`.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +19,7 @@ use super::state::AppState;
 use crate::admin::{ops, run_hooked, Operation};
 use crate::config::{self, ConfigFile, RateLimit, KEYS};
 use crate::store::values::{parse_strategy, Credits, Expiry};
-use crate::store::{ApiKey, KeyPatch, LogFilter, LogRecord, NewKey};
+use crate::store::{KeyPatch, LogFilter, NewKey};
 use crate::timeparse;
 
 /// The dashboard, embedded in the binary.
@@ -36,8 +36,6 @@ pub const EDITABLE: &[&str] = &[
     "metrics_require_admin",
 ];
 
-/// Most log records a stats query reads (without their prompts and answers).
-pub const STATS_MAX_RECORDS: usize = 100_000;
 /// Most log records one `/admin/logs` reply carries.
 pub const ADMIN_MAX_LOG_LINES: usize = 1_000;
 
@@ -170,7 +168,10 @@ fn handle(
     use warp::http::Method;
     let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
     match (method, parts.as_slice()) {
-        (&Method::GET, ["stats"]) => Ok((200, stats(state, &parse_query(query))?)),
+        (&Method::GET, ["stats"]) => {
+            let q = super::stats::StatsQuery::from_query(&parse_query(query));
+            Ok((200, json!(super::stats::stats(state, q)?)))
+        }
         (&Method::GET, ["keys"]) => Ok((200, json!(admin_call(state, ops::ListKeys)?))),
         (&Method::POST, ["keys"]) => {
             let new = admin_json::<CreateKeyBody>(body)?.into_new_key()?;
@@ -432,149 +433,6 @@ fn update_config(state: &AppState, changes: &BTreeMap<String, Value>) -> Result<
     })?;
     state.reload_config();
     Ok(())
-}
-
-/// Aggregates the request log of the last `window` seconds for the overview page.
-fn stats(state: &AppState, q: &HashMap<String, String>) -> Result<Value, ApiError> {
-    let window: i64 = q
-        .get("window")
-        .and_then(|w| w.parse().ok())
-        .filter(|w| *w > 0)
-        .unwrap_or(3600)
-        .min(90 * 86_400);
-    let buckets: i64 = q
-        .get("buckets")
-        .and_then(|b| b.parse().ok())
-        .filter(|b| *b > 0)
-        .unwrap_or(60)
-        .min(1000);
-    let bucket_seconds = (window + buckets - 1) / buckets;
-    let now = Utc::now();
-    let start = now - chrono::Duration::seconds(bucket_seconds * buckets);
-    state.logs.barrier();
-    let records = state.store.query_log_summaries(&LogFilter {
-        start: Some(start),
-        limit: STATS_MAX_RECORDS,
-        ..Default::default()
-    })?;
-    let keys: HashMap<u64, ApiKey> = state
-        .store
-        .list_keys()?
-        .into_iter()
-        .map(|k| (k.id, k))
-        .collect();
-    let metered = |id: Option<u64>| {
-        id.and_then(|i| keys.get(&i))
-            .is_some_and(|k| k.credits != -1)
-    };
-
-    let mut series: Vec<[u64; 4]> = vec![[0; 4]; buckets as usize];
-    let bucket_of = |r: &LogRecord| {
-        (((r.timestamp - start).num_seconds() / bucket_seconds).clamp(0, buckets - 1)) as usize
-    };
-    // One API request = its records sharing `api_request_id`.
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut served_ids: HashSet<&str> = HashSet::new();
-    let mut successful_ids: HashSet<&str> = HashSet::new();
-    let mut refused_by_code: BTreeMap<String, u64> = BTreeMap::new();
-    let mut per_key: HashMap<u64, (u64, u64)> = HashMap::new();
-    let mut per_miner: BTreeMap<u16, (String, u64, u64, Vec<u64>)> = BTreeMap::new();
-    let (mut answers, mut successes, mut credits_spent) = (0u64, 0u64, 0u64);
-    for r in &records {
-        let b = bucket_of(r);
-        if seen.insert(r.api_request_id.as_str()) {
-            series[b][0] += 1;
-            if let Some(k) = r.api_key_id {
-                per_key.entry(k).or_default().0 += 1;
-            }
-            if r.is_api_success {
-                series[b][1] += 1;
-            } else {
-                series[b][2] += 1;
-                *refused_by_code
-                    .entry(r.api_error.clone().unwrap_or_default())
-                    .or_default() += 1;
-            }
-        }
-        if r.is_api_success {
-            served_ids.insert(r.api_request_id.as_str());
-        }
-        if let Some(ok) = r.is_success {
-            answers += 1;
-            let m = per_miner.entry(r.uid.unwrap_or(0)).or_insert_with(|| {
-                (
-                    r.responder_hotkey.clone().unwrap_or_default(),
-                    0,
-                    0,
-                    Vec::new(),
-                )
-            });
-            m.1 += 1;
-            if let Some(ms) = r.elapsed_ms {
-                m.3.push(ms);
-            }
-            if ok {
-                m.2 += 1;
-                successes += 1;
-                series[b][3] += 1;
-                successful_ids.insert(r.api_request_id.as_str());
-                if metered(r.api_key_id) {
-                    credits_spent += 1;
-                    if let Some(k) = r.api_key_id {
-                        per_key.entry(k).or_default().1 += 1;
-                    }
-                }
-            }
-        }
-    }
-    let requests = seen.len() as u64;
-    let served = served_ids.len() as u64;
-    let mut top: Vec<(u64, (u64, u64))> = per_key.into_iter().collect();
-    top.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(&b.0)));
-    top.truncate(10);
-    let metagraph = state.metagraph().map(|m| {
-        json!({
-            "neurons": m.neurons.len(),
-            "serving": m.neurons.iter().filter(|n| n.is_serving()).count(),
-            "age_seconds": (now - m.fetched_at).num_seconds(),
-        })
-    });
-    Ok(json!({
-        "window": window,
-        "bucket_seconds": bucket_seconds,
-        "truncated": records.len() >= STATS_MAX_RECORDS,
-        "totals": {
-            "requests": requests,
-            "served": served,
-            "refused": requests - served.min(requests),
-            "miner_answers": answers,
-            "miner_successes": successes,
-            "success_rate": if served == 0 { 0.0 } else { successful_ids.len() as f64 / served as f64 },
-            "credits_spent": credits_spent,
-        },
-        "refused_by_code": refused_by_code,
-        "series": series.iter().enumerate().map(|(i, s)| json!({
-            "start": (start + chrono::Duration::seconds(bucket_seconds * i as i64)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-            "requests": s[0], "served": s[1], "refused": s[2], "miner_successes": s[3],
-        })).collect::<Vec<_>>(),
-        "top_keys": top.iter().map(|(id, (req, spent))| json!({
-            "key_id": id,
-            "name": keys.get(id).and_then(|k| k.name.clone()),
-            "hint": keys.get(id).map(|k| k.api_key_hint.clone()),
-            "requests": req,
-            "credits_spent": spent,
-        })).collect::<Vec<_>>(),
-        "miners": per_miner.into_iter().map(|(uid, (hotkey, n, ok, mut ms))| {
-            ms.sort_unstable();
-            json!({
-                "uid": uid, "hotkey": hotkey, "answers": n, "successes": ok,
-                "success_rate": if n == 0 { 0.0 } else { ok as f64 / n as f64 },
-                "avg_ms": if ms.is_empty() { 0.0 } else { ms.iter().sum::<u64>() as f64 / ms.len() as f64 },
-                "p50_ms": ms.get(ms.len() / 2).copied().unwrap_or(0),
-            })
-        }).collect::<Vec<_>>(),
-        "metagraph": metagraph,
-    }))
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! - [`admin_api`]: the admin API (`/admin/...`), the embedded dashboard (`/dashboard`) and `/metrics`.
 //! - [`error`]: the API error type.
 //! - [`state`]: shared state and reloadable settings.
+//! - [`stats`]: the dashboard's overview statistics.
 //! - [`moderation`]: the optional moderation filter.
 //! - [`logsink`]: the batched writer of the request log and counters.
 //! - [`log_retention`]: the background pruner of old log records.
@@ -31,6 +32,7 @@ pub mod openai;
 pub mod openai_stream;
 pub mod pipeline;
 pub mod state;
+pub mod stats;
 
 use std::future::Future;
 use std::sync::Arc;
