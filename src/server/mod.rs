@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod moderation;
 pub mod openai;
 pub mod openai_stream;
+pub mod openai_types;
 pub mod pipeline;
 pub mod state;
 pub mod stats;

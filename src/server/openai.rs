@@ -8,11 +8,14 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::http::{
     finish, json_reply, new_request_id, parse_json, read_body, set_header, BodyStream, Reply,
+};
+use super::openai_types::{
+    AssistantMessage, ChatCompletion, CompletionChoice, ErrorBody, ErrorDetail, Model, ModelList,
+    Usage,
 };
 use super::pipeline::{
     self, Admitted, ChatParams, Message, QueryFields, Refusal, RequestMeta, Role,
@@ -137,31 +140,26 @@ fn to_params(req: CompletionRequest) -> Result<(ChatParams, String, bool, bool),
     ))
 }
 
-/// Estimated token count of a text: one token per 4 characters, rounded up (OpenAI's rule of thumb
-/// for English; miners do not report real counts).
-pub fn estimate_tokens(text: &str) -> u64 {
-    (text.chars().count() as u64).div_ceil(4)
-}
-
-/// Estimated usage: each message costs its text estimate plus 4 framing tokens, plus 3 to prime the
-/// reply (OpenAI's published chat accounting); the completion costs its text estimate.
-pub fn usage(messages: &[Message], completions: &[&str]) -> Value {
-    let prompt: u64 = messages
-        .iter()
-        .map(|m| estimate_tokens(&m.content) + 4)
-        .sum::<u64>()
-        + 3;
-    let completion: u64 = completions.iter().map(|c| estimate_tokens(c)).sum();
-    json!({"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion})
+/// Estimated usage of `completions` answering `messages` (see [`pipeline::usage::estimate`]).
+pub fn usage(messages: &[Message], completions: &[&str]) -> Usage {
+    pipeline::usage::estimate(messages, completions)
 }
 
 /// Renders an error in OpenAI's shape, with its status and headers.
 pub fn openai_error(e: &ApiError, request_id: &str, rate: Option<Decision>) -> Reply {
     let (kind, code) = e.openai_kind();
-    let mut body = json!({"error": {"message": e.to_string(), "type": kind, "param": Value::Null, "code": code}});
-    if let ApiError::AllMinersFailed(failed) = e {
-        body["failed_responses"] = serde_json::to_value(failed).unwrap_or_default();
-    }
+    let body = ErrorBody {
+        error: ErrorDetail {
+            message: e.to_string(),
+            kind,
+            param: None,
+            code,
+        },
+        failed_responses: match e {
+            ApiError::AllMinersFailed(failed) => Some(failed.clone()),
+            _ => None,
+        },
+    };
     let mut r = json_reply(e.openai_status(), &body, request_id);
     super::http::add_retry_after(&mut r, e);
     if let Some(d) = rate {
@@ -276,25 +274,35 @@ async fn run(
             .iter()
             .map(|a| a.completion.as_str())
             .collect();
-        let body = json!({
-            "id": completion_id(),
-            "object": "chat.completion",
-            "created": chrono::Utc::now().timestamp(),
-            "model": model,
-            "system_fingerprint": Value::Null,
-            "choices": served.answers.iter().enumerate().map(|(index, a)| json!({
-                "index": index,
-                "message": {"role": "assistant", "content": a.completion, "refusal": Value::Null},
-                "finish_reason": "stop",
-                "logprobs": Value::Null,
-                "uid": a.uid,
-                "responder_hotkey": a.hotkey,
-                "response_ms": u64::try_from(a.elapsed.as_millis()).unwrap_or(u64::MAX),
-            })).collect::<Vec<_>>(),
-            "usage": super::openai_stream::reported_usage(&served.answers)
+        let body = ChatCompletion {
+            id: completion_id(),
+            object: "chat.completion",
+            created: chrono::Utc::now().timestamp(),
+            model,
+            system_fingerprint: None,
+            choices: served
+                .answers
+                .iter()
+                .enumerate()
+                .map(|(index, a)| CompletionChoice {
+                    index,
+                    message: AssistantMessage {
+                        role: "assistant",
+                        content: a.completion.clone(),
+                        refusal: None,
+                    },
+                    finish_reason: "stop",
+                    logprobs: None,
+                    uid: a.uid,
+                    responder_hotkey: a.hotkey.clone(),
+                    response_ms: u64::try_from(a.elapsed.as_millis()).unwrap_or(u64::MAX),
+                })
+                .collect(),
+            usage: super::openai_stream::reported_usage(&served.answers)
+                .and_then(|u| serde_json::from_value(u).ok())
                 .unwrap_or_else(|| usage(&params.messages, &completions)),
-            "failed_responses": pipeline::failed_responses(&served.failures),
-        });
+            failed_responses: pipeline::failed_responses(&served.failures),
+        };
         json_reply(200, &body, &meta.request_id)
     };
     rate_headers(&mut reply, admitted.rate);
@@ -337,46 +345,48 @@ pub fn model_ids(state: &AppState) -> Vec<String> {
     ids
 }
 
-fn model_object(id: &str) -> Value {
-    json!({"id": id, "object": "model", "created": 0, "owned_by": "bittensor"})
-}
-
-fn check_key(state: &AppState, authorization: Option<&str>) -> Result<(), ApiError> {
-    let token = super::http::bearer(authorization).ok_or(ApiError::KeyMissing)?;
-    let key = state
-        .store
-        .key_by_secret(&token)?
-        .ok_or(ApiError::KeyInvalid)?;
-    if !key.enabled {
-        return Err(ApiError::KeyDisabled);
-    }
-    if key.is_expired(chrono::Utc::now().timestamp()) {
-        return Err(ApiError::KeyExpired);
-    }
-    Ok(())
+/// The admission `/v1/models` needs: a known key in good standing (the same stages as a chat
+/// request's, without credits and rate limits); refusals are logged like any other.
+fn check_key(
+    state: &AppState,
+    route: &'static str,
+    authorization: Option<&str>,
+) -> Result<(), ApiError> {
+    let meta = RequestMeta::new(route, authorization);
+    let key = pipeline::authenticate(state, &meta)?;
+    pipeline::check_standing(&key).inspect_err(|e| {
+        pipeline::log_refusal(state, &meta, &ChatParams::default(), Some(key.id), e);
+    })
 }
 
 /// Handles `GET /v1/models`.
 pub fn list_models(state: Arc<AppState>, authorization: Option<String>) -> Reply {
     let id = new_request_id();
-    if let Err(e) = check_key(&state, authorization.as_deref()) {
+    if let Err(e) = check_key(&state, "/v1/models", authorization.as_deref()) {
         return openai_error(&e, &id, None);
     }
-    let data: Vec<Value> = model_ids(&state).iter().map(|m| model_object(m)).collect();
-    json_reply(200, &json!({"object": "list", "data": data}), &id)
+    let data = model_ids(&state).iter().map(|m| Model::new(m)).collect();
+    json_reply(
+        200,
+        &ModelList {
+            object: "list",
+            data,
+        },
+        &id,
+    )
 }
 
 /// Handles `GET /v1/models/{id}`.
 pub fn get_model(model: String, state: Arc<AppState>, authorization: Option<String>) -> Reply {
     let id = new_request_id();
-    if let Err(e) = check_key(&state, authorization.as_deref()) {
+    if let Err(e) = check_key(&state, "/v1/models/{id}", authorization.as_deref()) {
         return openai_error(&e, &id, None);
     }
     let Some(model) = percent_decode(&model) else {
         return openai_error(&ApiError::ModelNotFound(model), &id, None);
     };
     match parse_model(&model) {
-        Ok(_) => json_reply(200, &model_object(model.trim()), &id),
+        Ok(_) => json_reply(200, &Model::new(model.trim()), &id),
         Err(e) => openai_error(&e, &id, None),
     }
 }

@@ -54,18 +54,27 @@ pub async fn admit(
     result.map_err(|(r, _)| r)
 }
 
+/// Whether a known key may be used at all: enabled and not expired.
+///
+/// # Errors
+/// [`ApiError::KeyDisabled`], [`ApiError::KeyExpired`].
+pub fn check_standing(key: &ApiKey) -> Result<(), ApiError> {
+    if !key.enabled {
+        return Err(ApiError::KeyDisabled);
+    }
+    if key.is_expired(Utc::now().timestamp()) {
+        return Err(ApiError::KeyExpired);
+    }
+    Ok(())
+}
+
 async fn admit_inner(
     state: &AppState,
     params: &ChatParams,
     key: ApiKey,
 ) -> Result<Admitted, (Refusal, Option<u64>)> {
     let id = Some(key.id);
-    if !key.enabled {
-        return Err((ApiError::KeyDisabled.into(), id));
-    }
-    if key.is_expired(Utc::now().timestamp()) {
-        return Err((ApiError::KeyExpired.into(), id));
-    }
+    check_standing(&key).map_err(|e| (e.into(), id))?;
     if key.credits == 0 {
         return Err((ApiError::NotEnoughCredits.into(), id));
     }

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::charge::{durable_if, max_successes, reserve, SettleGuard};
 use super::record::{failed_responses, log_answers, log_refusal};
+use super::usage::{self, Usage};
 use super::{Admitted, ChatParams, RequestMeta};
 use crate::bittensor::dendrite::{MinerResponse, QueryOptions};
 use crate::bittensor::http_miner::{valid_usage, LiveStream, StreamEvent};
@@ -372,15 +373,15 @@ impl AnswerStream {
     }
 
     /// The usage the miner reported, or an estimate from the text so far.
-    pub fn usage(&self) -> Value {
-        match &self.source {
-            Source::Live(l) => valid_usage(l.usage.as_ref()).unwrap_or_else(|| {
-                crate::server::openai::usage(&self.params.messages, &[l.text.as_str()])
-            }),
-            Source::Whole { answer, .. } => answer.usage.clone().unwrap_or_else(|| {
-                crate::server::openai::usage(&self.params.messages, &[answer.completion.as_str()])
-            }),
-        }
+    pub fn usage(&self) -> Usage {
+        let (reported, text) = match &self.source {
+            Source::Live(l) => (usage::reported(l.usage.as_ref()), l.text.as_str()),
+            Source::Whole { answer, .. } => (
+                usage::reported(answer.usage.as_ref()),
+                answer.completion.as_str(),
+            ),
+        };
+        reported.unwrap_or_else(|| usage::estimate(&self.params.messages, &[text]))
     }
 
     /// Settles (charged if a chunk was sent and the miner did not break off) and logs the request.

@@ -24,8 +24,9 @@ pub mod admission;
 pub mod answer;
 pub mod charge;
 pub mod record;
+pub mod usage;
 
-pub use admission::{admit, authenticate, log_malformed};
+pub use admission::{admit, authenticate, check_standing, log_malformed};
 pub use answer::{plan, stream, synapse_fields, whole, AnswerStream, Plan, Served, StreamEnd};
 pub use charge::{durable_if, max_successes, reserve, settle, SettleGuard};
 pub use record::{failed_responses, log_answers, log_refusal};
