@@ -1,6 +1,10 @@
 //! Parsing of the dates operators type: key expiry (`--valid-until`) and log ranges (`--start/--end`).
 //!
 //! All times are UTC. Relative expiry phrases count from today's midnight, as btvep did.
+//!
+//! The grammar is hand-written on purpose: it is btvep's small set of forms (dates, timestamps,
+//! `1 month`, `next friday`, …), and a general natural-language date crate would cost more in size and
+//! surprises than these few parsers.
 
 use chrono::{DateTime, Days, Months, NaiveDate, NaiveDateTime, TimeZone, Utc};
 
@@ -143,6 +147,22 @@ pub fn parse_expiry(text: &str, today: NaiveDate) -> Result<Expiry, String> {
     parse_datetime(text.trim())
         .map(|dt| Expiry::At(dt.timestamp()))
         .ok_or_else(fail)
+}
+
+/// A log range bound as an operator types it (see [`parse_datetime`]); a bare date as the end bound
+/// means the whole day. The one place this rule lives (the CLI and the HTTP admin API both use it).
+///
+/// # Errors
+/// A message naming the forms that are understood.
+pub fn log_bound(text: &str, end: bool) -> Result<DateTime<Utc>, String> {
+    let t = text.trim();
+    let at = parse_datetime(t).ok_or_else(|| {
+        format!("cannot understand the time '{t}': use %Y-%m-%d, %Y-%m-%dT%H:%M:%S or '%Y-%m-%d %H:%M:%S'")
+    })?;
+    if end && t.len() == 10 {
+        return Ok(at + chrono::Duration::days(1) - chrono::Duration::microseconds(1));
+    }
+    Ok(at)
 }
 
 /// Parses a log range bound: `%Y-%m-%d`, `%Y-%m-%dT%H:%M:%S` or `%Y-%m-%d %H:%M:%S` (UTC).

@@ -2,6 +2,10 @@
 //!
 //! Two sources: a JSON file (private/local subnets) and a subtensor node over WebSocket JSON-RPC
 //! (`state_call` of `NeuronInfoRuntimeApi_get_neurons_lite`, SCALE-decoded).
+//!
+//! The JSON-RPC client is a few lines over `tokio-tungstenite` on purpose: btvep makes one call, and a
+//! full Substrate client (subxt and its metadata machinery) would cost far more build time and binary
+//! size than it gives. SCALE types are decoded by `parity-scale-codec`'s derive.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;

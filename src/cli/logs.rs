@@ -10,7 +10,6 @@ use super::Context;
 use crate::admin::{ops, Backend};
 use crate::output;
 use crate::store::{LogFilter, LogRecord};
-use crate::timeparse::parse_datetime;
 
 /// Arguments of `btvep logs`. All filters combine.
 #[derive(Debug, clap::Args)]
@@ -121,14 +120,7 @@ fn prune(
 }
 
 fn bound(text: &str, end: bool) -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-    let t = parse_datetime(text.trim()).with_context(|| {
-        format!("cannot understand the time '{text}': use %Y-%m-%d, %Y-%m-%dT%H:%M:%S or '%Y-%m-%d %H:%M:%S'")
-    })?;
-    // A bare date as the end bound includes that whole day.
-    if end && text.trim().len() == 10 {
-        return Ok(t + chrono::Duration::days(1) - chrono::Duration::microseconds(1));
-    }
-    Ok(t)
+    crate::timeparse::log_bound(text, end).map_err(anyhow::Error::msg)
 }
 
 /// Runs `btvep logs`.

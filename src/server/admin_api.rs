@@ -334,21 +334,15 @@ fn parse_query(q: &str) -> HashMap<String, String> {
 
 fn log_filter(q: &HashMap<String, String>) -> Result<LogFilter, ApiError> {
     let get = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let time = |k: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+    let time = |k: &str, is_end: bool| -> Result<Option<DateTime<Utc>>, ApiError> {
         get(k)
             .map(|t| {
-                timeparse::parse_datetime(t).ok_or_else(|| {
-                    ApiError::BadRequest(format!("{k}: cannot understand the time '{t}'"))
-                })
+                timeparse::log_bound(t, is_end)
+                    .map_err(|e| ApiError::BadRequest(format!("{k}: {e}")))
             })
             .transpose()
     };
-    let mut end = time("end")?;
-    if let (Some(e), Some(text)) = (end, get("end")) {
-        if text.len() == 10 {
-            end = Some(e + chrono::Duration::days(1) - chrono::Duration::microseconds(1));
-        }
-    }
+    let end = time("end", true)?;
     Ok(LogFilter {
         key_id: get("key")
             .map(|k| {
@@ -357,7 +351,7 @@ fn log_filter(q: &HashMap<String, String>) -> Result<LogFilter, ApiError> {
             })
             .transpose()?,
         responder_hotkey: get("responder_hotkey").map(String::from),
-        start: time("start")?,
+        start: time("start", false)?,
         end,
         limit: get("lines")
             .map(|l| {
