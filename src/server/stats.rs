@@ -266,18 +266,7 @@ pub fn aggregate(
             credits_spent,
         },
         refused_by_code,
-        series: series
-            .iter()
-            .enumerate()
-            .map(|(i, b)| Bucket {
-                start: (start + chrono::Duration::seconds(bucket_seconds * i as i64))
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                requests: b[0],
-                served: b[1],
-                refused: b[2],
-                miner_successes: b[3],
-            })
-            .collect(),
+        series: buckets_from(&series, start, bucket_seconds),
         top_keys: top
             .iter()
             .map(|(id, (req, spent))| TopKey {
@@ -288,25 +277,39 @@ pub fn aggregate(
                 credits_spent: *spent,
             })
             .collect(),
-        miners: per_miner
-            .into_iter()
-            .map(|(uid, (hotkey, n, ok, mut ms))| {
-                ms.sort_unstable();
-                MinerStats {
-                    uid,
-                    hotkey,
-                    answers: n,
-                    successes: ok,
-                    success_rate: if n == 0 { 0.0 } else { ok as f64 / n as f64 },
-                    avg_ms: if ms.is_empty() {
-                        0.0
-                    } else {
-                        ms.iter().sum::<u64>() as f64 / ms.len() as f64
-                    },
-                    p50_ms: ms.get(ms.len() / 2).copied().unwrap_or(0),
-                }
-            })
-            .collect(),
+        miners: per_miner.into_iter().map(miner_stats).collect(),
         metagraph: None,
+    }
+}
+
+fn buckets_from(series: &[[u64; 4]], start: DateTime<Utc>, bucket_seconds: i64) -> Vec<Bucket> {
+    series
+        .iter()
+        .enumerate()
+        .map(|(i, b)| Bucket {
+            start: (start + chrono::Duration::seconds(bucket_seconds * i as i64))
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            requests: b[0],
+            served: b[1],
+            refused: b[2],
+            miner_successes: b[3],
+        })
+        .collect()
+}
+
+fn miner_stats((uid, (hotkey, n, ok, mut ms)): (u16, (String, u64, u64, Vec<u64>))) -> MinerStats {
+    ms.sort_unstable();
+    MinerStats {
+        uid,
+        hotkey,
+        answers: n,
+        successes: ok,
+        success_rate: if n == 0 { 0.0 } else { ok as f64 / n as f64 },
+        avg_ms: if ms.is_empty() {
+            0.0
+        } else {
+            ms.iter().sum::<u64>() as f64 / ms.len() as f64
+        },
+        p50_ms: ms.get(ms.len() / 2).copied().unwrap_or(0),
     }
 }
