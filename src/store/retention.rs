@@ -84,9 +84,9 @@ pub struct PruneSummary {
 }
 
 /// Records removed per batch.
-pub const PRUNE_BATCH: usize = 500;
+pub const PRUNE_BATCH: usize = 250;
 /// The pause between batches when a server prunes (on demand or in the background).
-pub const PRUNE_PAUSE: Duration = Duration::from_millis(10);
+pub const PRUNE_PAUSE: Duration = Duration::from_millis(50);
 
 /// Gives the calling thread the lowest CPU priority (nice 19; Linux only, best effort). Call it only
 /// on a thread of your own: pool threads would keep it.
