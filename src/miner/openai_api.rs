@@ -26,7 +26,7 @@ use super::model::builtin_answer;
 use super::priority::PriorityGate;
 use super::{
     MetagraphCell, MinerError, MinerProtocol, MinerSettings, ModelBackend, OpenAiSettings,
-    MAX_BODY_BYTES, MAX_TIMEOUT_SECS, SHUTDOWN_GRACE,
+    MAX_BODY_BYTES, MAX_TIMEOUT_SECS,
 };
 use crate::bittensor::keys::Hotkey;
 use crate::bittensor::{btauth, epistula};
@@ -202,28 +202,9 @@ pub(crate) async fn serve(
                 }
             },
         );
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = warp::serve(route)
-        .incoming(listener)
-        .graceful(async move {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-        })
-        .run();
-    let mut server = tokio::spawn(server);
     tracing::info!(%addr, hotkey = state.hotkey.ss58(), %protocol, "miner listening");
-    tokio::select! {
-        _ = &mut server => return Ok(()),
-        () = shutdown => {}
-    }
-    tracing::info!(%addr, "miner shutting down");
-    let _ = stop_tx.send(true);
-    if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
-        .await
-        .is_err()
-    {
-        tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
-        server.abort();
-    }
+    // The same connection limits, timeouts and graceful stop as the synapse miner.
+    super::server::serve_until(listener, warp::service(route), shutdown).await;
     Ok(())
 }
 

@@ -180,30 +180,8 @@ impl Miner {
                     }
                 },
             );
-        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let server = crate::server::listener::serve(
-            listener,
-            warp::service(route),
-            crate::server::listener::Limits::default(),
-            async move {
-                let _ = stop_rx.wait_for(|stop| *stop).await;
-            },
-        );
-        let mut server = tokio::spawn(server);
         tracing::info!(%addr, hotkey = self.hotkey_ss58(), "miner listening");
-        tokio::select! {
-            _ = &mut server => return Ok(()),
-            () = shutdown => {}
-        }
-        tracing::info!(%addr, "miner shutting down");
-        let _ = stop_tx.send(true);
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
-            .await
-            .is_err()
-        {
-            tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
-            server.abort();
-        }
+        serve_until(listener, warp::service(route), shutdown).await;
         Ok(())
     }
 
@@ -383,6 +361,48 @@ impl From<axon::AxonError> for Failure {
             },
             detail: String::new(),
         }
+    }
+}
+
+/// Serves `service` on `listener` with the server's connection limits and timeouts until `shutdown`
+/// completes, then stops accepting and gives requests in flight up to [`SHUTDOWN_GRACE`] to finish.
+/// Every miner protocol's server runs through here.
+pub(super) async fn serve_until<S>(
+    listener: tokio::net::TcpListener,
+    service: S,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) where
+    S: tower_service::Service<
+            warp::hyper::Request<warp::hyper::body::Incoming>,
+            Response = warp::reply::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = crate::server::listener::serve(
+        listener,
+        service,
+        crate::server::listener::Limits::default(),
+        async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        },
+    );
+    let mut server = tokio::spawn(server);
+    tokio::select! {
+        _ = &mut server => return,
+        () = shutdown => {}
+    }
+    tracing::info!("miner shutting down");
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE, &mut server)
+        .await
+        .is_err()
+    {
+        tracing::warn!("requests still in flight after {SHUTDOWN_GRACE:?}; stopping anyway");
+        server.abort();
     }
 }
 
