@@ -251,6 +251,7 @@ pub fn key(raw: &RawKey) -> Result<MappedKey, Vec<String>> {
             created_at,
             updated_at,
             api_key_hash: hex::encode(hash),
+            version: 0,
         },
         hash,
         warnings,

@@ -100,7 +100,8 @@ impl ServerHandle {
 /// is called. Must be called inside a Tokio runtime.
 ///
 /// # Errors
-/// [`ServerError::Listener`], [`ServerError::Client`].
+/// [`ServerError::Listener`], [`ServerError::Client`], [`ServerError::Store`] when the credit journal
+/// cannot be created.
 pub async fn start(
     parts: ServerParts,
     listener: tokio::net::TcpListener,
@@ -108,6 +109,9 @@ pub async fn start(
 ) -> Result<ServerHandle, ServerError> {
     let addr = listener.local_addr()?;
     let config = parts.config;
+    // Charges become durable through the credit journal (one append and sync per group of requests)
+    // rather than a flush of the whole database.
+    parts.store.start_credit_journal()?;
     let dendrite = Dendrite::with_protocol(
         parts.hotkey,
         config.miner_protocol,

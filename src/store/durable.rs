@@ -3,7 +3,8 @@
 //! sled makes writes durable on its own every 500 ms; a charge that must survive `kill -9` before the
 //! answer it pays for is sent cannot wait that long, and one fsync per request would cap throughput at
 //! the disk's sync rate. [`GroupCommit`] sits between: a caller that needs its earlier writes on disk
-//! takes a ticket ([`GroupCommit::durable`]); one flusher thread flushes the whole database once for
+//! takes a ticket ([`GroupCommit::durable`]); one flusher thread runs its flush (the server's: append
+//! the credit journal and sync it, see [`super::journal`]; otherwise: flush the database) once for
 //! every ticket issued before that flush began, and wakes all of them. Under load one flush covers
 //! many requests; when idle a ticket costs one flush.
 
@@ -38,8 +39,9 @@ impl std::fmt::Debug for GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the flusher thread for `db`; it ends when the [`GroupCommit`] is dropped.
-    pub fn start(db: sled::Db) -> Self {
+    /// Starts the flusher thread, which calls `flush` once per group of tickets; it ends when the
+    /// [`GroupCommit`] is dropped.
+    pub fn start(mut flush: impl FnMut() -> Result<(), StoreError> + Send + 'static) -> Self {
         let (wake, woken) = channel::<()>();
         let (tx, done) = watch::channel(Flushed::default());
         let issued = Arc::new(AtomicU64::new(0));
@@ -52,8 +54,8 @@ impl GroupCommit {
                 while woken.recv().is_ok() {
                     while woken.try_recv().is_ok() {}
                     let target = seen.load(Ordering::SeqCst);
-                    let failed = match db.flush() {
-                        Ok(_) => false,
+                    let failed = match flush() {
+                        Ok(()) => false,
                         Err(e) => {
                             tracing::error!("flushing the database failed: {e}");
                             true
@@ -110,7 +112,11 @@ mod tests {
     async fn tickets_complete_after_a_flush() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path()).unwrap();
-        let gc = Arc::new(GroupCommit::start(db.clone()));
+        let flushed = db.clone();
+        let gc = Arc::new(GroupCommit::start(move || {
+            flushed.flush()?;
+            Ok(())
+        }));
         db.insert(b"k", b"v").unwrap();
         let mut handles = Vec::new();
         for _ in 0..64 {

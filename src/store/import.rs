@@ -66,6 +66,14 @@ fn encode(k: &ApiKey) -> Vec<u8> {
     serde_json::to_vec(k).expect("an ApiKey always serializes")
 }
 
+/// A key record written by an import, with a version newer than any credit-journal entry.
+fn encode_versioned(k: &ApiKey, version: u64) -> Vec<u8> {
+    encode(&ApiKey {
+        version,
+        ..k.clone()
+    })
+}
+
 impl Store {
     /// The key id counter: the highest id `create_key` ever handed out (ids are never reused).
     ///
@@ -133,6 +141,7 @@ impl Store {
     /// one of the keys appeared): nothing was written, plan again. [`StoreError::Db`].
     pub fn commit_key_import(&self, plan: &KeyImport) -> Result<Vec<ApiKey>, StoreError> {
         let marker = serde_json::to_vec(&plan.marker).expect("a marker always serializes");
+        let version = self.db.generate_id()?;
         let before =
             (&self.keys, &self.key_hashes, &self.meta).transaction(|(keys, hashes, meta)| {
                 let counter = meta.get(KEY_COUNTER)?.as_deref().map(be_u64).unwrap_or(0);
@@ -149,7 +158,7 @@ impl Store {
                             k.id
                         )));
                     }
-                    keys.insert(&k.id.to_be_bytes(), encode(k))?;
+                    keys.insert(&k.id.to_be_bytes(), encode_versioned(k, version))?;
                     hashes.insert(hash, &k.id.to_be_bytes())?;
                 }
                 let mut before = Vec::with_capacity(plan.update.len());
@@ -170,7 +179,7 @@ impl Store {
                             k.id
                         )));
                     }
-                    keys.insert(&k.id.to_be_bytes(), encode(k))?;
+                    keys.insert(&k.id.to_be_bytes(), encode_versioned(k, version))?;
                     before.push(old);
                 }
                 meta.insert(KEY_COUNTER, &plan.new_counter.to_be_bytes())?;

@@ -8,8 +8,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use sled::Transactional;
-
 use super::values::{Credits, Expiry, QueryStrategy};
 use super::{Store, StoreError};
 use crate::config::RateLimit;
@@ -44,6 +42,14 @@ pub struct ApiKey {
     /// Hex SHA-256 of the key (never shown; needed to remove the hash index on delete).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub api_key_hash: String,
+    /// Grows with every write of the record (store-wide monotonic; never shown): tells the credit
+    /// journal's entries that are newer than the record from those that are not (see [`super::journal`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub version: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 impl ApiKey {
@@ -51,6 +57,7 @@ impl ApiKey {
     pub fn public(&self) -> ApiKey {
         ApiKey {
             api_key_hash: String::new(),
+            version: 0,
             ..self.clone()
         }
     }
@@ -207,14 +214,15 @@ impl Store {
             created_at: now,
             updated_at: now,
             api_key_hash: hex::encode(hash),
+            version: self.db.generate_id()?,
         };
         let bytes = encode(&record);
         let _gate = self.key_gate.read().unwrap_or_else(|p| p.into_inner());
-        (&self.keys, &self.key_hashes).transaction(|(keys, hashes)| {
-            keys.insert(&id.to_be_bytes(), bytes.as_slice())?;
-            hashes.insert(&hash, &id.to_be_bytes())?;
-            Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
-        })?;
+        // The hash entry first, then the record: a crash between the two leaves a hash that names no
+        // record, which a lookup treats as an unknown key. No sled transaction or batch: those take a
+        // database-wide write lock that would stall every request (see `store::logs`).
+        self.key_hashes.insert(hash, &id.to_be_bytes())?;
+        self.keys.insert(id.to_be_bytes(), bytes)?;
         Ok((record, api_key))
     }
 
@@ -271,29 +279,79 @@ impl Store {
     /// Applies `f` to a key record atomically (compare-and-swap loop; `f` may run more than once).
     /// Returns the record before and after.
     fn update_key(&self, id: u64, f: impl Fn(&mut ApiKey)) -> Result<(ApiKey, ApiKey), StoreError> {
-        let mut corrupt = None;
+        let mut failure = None;
+        let mut written = None;
         let _gate = self.key_gate.read().unwrap_or_else(|p| p.into_inner());
+        // The closure may run more than once (a concurrent write makes sled retry); the last run is
+        // the one written.
         let old = self.keys.fetch_and_update(id.to_be_bytes(), |old| {
             let old = old?;
-            match decode(old) {
-                Ok(mut k) => {
-                    f(&mut k);
-                    Some(encode(&k))
-                }
+            failure = None;
+            let mut k = match decode(old) {
+                Ok(k) => k,
                 Err(e) => {
-                    corrupt = Some(e);
-                    Some(old.to_vec())
+                    failure = Some(e);
+                    return Some(old.to_vec());
+                }
+            };
+            f(&mut k);
+            match self.db.generate_id() {
+                Ok(v) => k.version = v,
+                Err(e) => {
+                    failure = Some(e.into());
+                    return Some(old.to_vec());
                 }
             }
+            let bytes = encode(&k);
+            written = Some(k);
+            Some(bytes)
         })?;
-        if let Some(e) = corrupt {
+        if let Some(e) = failure {
             return Err(e);
         }
         let old = old.ok_or_else(|| StoreError::NotFound(format!("no API key with id {id}")))?;
         let before = decode(&old)?;
-        let mut after = before.clone();
-        f(&mut after);
+        let after = written.ok_or_else(|| StoreError::Corrupt(format!("api key {id} vanished")))?;
+        if before.credits != after.credits {
+            if let Some(journal) = self.journal.get() {
+                journal.note(super::journal::Entry {
+                    id,
+                    version: after.version,
+                    credits: after.credits,
+                });
+            }
+        }
         Ok((before, after))
+    }
+
+    /// Applies a credit-journal entry when it is newer than the stored record; returns whether it was.
+    pub(super) fn apply_journal_entry(
+        &self,
+        e: &super::journal::Entry,
+    ) -> Result<bool, StoreError> {
+        let mut applied = false;
+        let mut failure = None;
+        self.keys.fetch_and_update(e.id.to_be_bytes(), |old| {
+            let old = old?;
+            applied = false;
+            match decode(old) {
+                Ok(mut k) if k.version < e.version => {
+                    k.credits = e.credits;
+                    k.version = e.version;
+                    applied = true;
+                    Some(encode(&k))
+                }
+                Ok(_) => Some(old.to_vec()),
+                Err(err) => {
+                    failure = Some(err);
+                    Some(old.to_vec())
+                }
+            }
+        })?;
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(applied),
+        }
     }
 
     /// Applies a partial edit to a key.
@@ -315,21 +373,15 @@ impl Store {
     /// [`StoreError::NotFound`], [`StoreError::Corrupt`], [`StoreError::Db`].
     pub fn delete_key(&self, id: u64) -> Result<ApiKey, StoreError> {
         let _gate = self.key_gate.read().unwrap_or_else(|p| p.into_inner());
-        let deleted = (&self.keys, &self.key_hashes).transaction(|(keys, hashes)| {
-            let Some(old) = keys.remove(&id.to_be_bytes())? else {
-                return sled::transaction::abort(StoreError::NotFound(format!(
-                    "no API key with id {id}"
-                )));
-            };
-            let record = match decode(&old) {
-                Ok(r) => r,
-                Err(e) => return sled::transaction::abort(e),
-            };
-            if let Ok(hash) = hex::decode(&record.api_key_hash) {
-                hashes.remove(hash)?;
-            }
-            Ok(record)
-        })?;
+        // The record first, then its hash entry (a hash that names no record is an unknown key).
+        let old = self
+            .keys
+            .remove(id.to_be_bytes())?
+            .ok_or_else(|| StoreError::NotFound(format!("no API key with id {id}")))?;
+        let deleted = decode(&old)?;
+        if let Ok(hash) = hex::decode(&deleted.api_key_hash) {
+            self.key_hashes.remove(hash)?;
+        }
         Ok(deleted)
     }
 

@@ -179,36 +179,40 @@ impl Store {
         self.insert_logs(records)
     }
 
-    /// Writes records as they are (ids included) with their index entries, in one batch per tree.
+    /// Writes records as they are (ids included) with their index entries.
+    ///
+    /// Entry by entry, not as sled batches: a batch (like a transaction) takes a database-wide write
+    /// lock that every other write and read then waits for, so a large log batch or prune would
+    /// stall the requests charging credits. Index entries go first: a reader that finds an index
+    /// entry before its record skips it, and a crash can leave at most such skipped entries.
     ///
     /// # Errors
     /// [`StoreError::Db`].
     pub(crate) fn insert_logs(&self, records: &[LogRecord]) -> Result<(), StoreError> {
-        let mut main = sled::Batch::default();
-        let mut by_key = sled::Batch::default();
-        let mut by_hotkey = sled::Batch::default();
+        let mut index_key = Vec::with_capacity(96);
+        let mut value = Vec::with_capacity(512);
         for r in records {
             let tk = time_key(micros(r.timestamp), r.id);
-            main.insert(
-                &tk,
-                serde_json::to_vec(r).expect("a LogRecord always serializes"),
-            );
             if let Some(k) = r.api_key_id {
-                let mut ik = k.to_be_bytes().to_vec();
-                ik.extend_from_slice(&tk);
-                by_key.insert(ik, &[]);
+                index_key.clear();
+                index_key.extend_from_slice(&k.to_be_bytes());
+                index_key.extend_from_slice(&tk);
+                self.logs_by_key.insert(index_key.as_slice(), &[])?;
             }
             if let Some(h) = &r.responder_hotkey {
-                let mut ik = h.as_bytes().to_vec();
-                ik.push(0);
-                ik.extend_from_slice(&tk);
-                by_hotkey.insert(ik, &[]);
+                index_key.clear();
+                index_key.extend_from_slice(h.as_bytes());
+                index_key.push(0);
+                index_key.extend_from_slice(&tk);
+                self.logs_by_hotkey.insert(index_key.as_slice(), &[])?;
             }
         }
-        // Index entries first: a reader that finds an index entry before its record skips it.
-        self.logs_by_key.apply_batch(by_key)?;
-        self.logs_by_hotkey.apply_batch(by_hotkey)?;
-        self.logs.apply_batch(main)?;
+        for r in records {
+            value.clear();
+            serde_json::to_writer(&mut value, r).expect("a LogRecord always serializes");
+            self.logs
+                .insert(time_key(micros(r.timestamp), r.id), value.as_slice())?;
+        }
         Ok(())
     }
 

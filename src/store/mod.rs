@@ -19,6 +19,7 @@
 pub mod backup;
 mod durable;
 mod import;
+pub mod journal;
 mod keys;
 mod logs;
 pub mod retention;
@@ -73,8 +74,9 @@ impl From<sled::transaction::TransactionError<StoreError>> for StoreError {
     }
 }
 
-/// The database page cache size.
-pub const CACHE_BYTES: u64 = 128 * 1024 * 1024;
+/// The database page cache size. Small on purpose: the hot data (keys, the newest log pages) is a
+/// few megabytes, and every cached page is resident memory (docs/benchmarks.md, "One core, two hops").
+pub const CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// An open btvep database.
 pub struct Store {
@@ -90,6 +92,9 @@ pub struct Store {
     key_gate: std::sync::RwLock<()>,
     /// Started on first use: the CLI never needs it, the server does on every charged request.
     group_commit: std::sync::OnceLock<GroupCommit>,
+    /// The credit journal, when a server started it ([`Store::start_credit_journal`]).
+    journal: std::sync::OnceLock<std::sync::Arc<journal::Journal>>,
+    data_dir: PathBuf,
 }
 
 impl std::fmt::Debug for Store {
@@ -124,13 +129,59 @@ impl Store {
             logs_by_hotkey: db.open_tree("logs_by_hotkey")?,
             meta: db.open_tree("meta")?,
             group_commit: std::sync::OnceLock::new(),
+            journal: std::sync::OnceLock::new(),
             key_gate: std::sync::RwLock::new(()),
+            data_dir: data_dir.to_path_buf(),
             db,
         })
         .and_then(|store| {
             version::check_and_upgrade(&store, data_dir)?;
+            store.replay_credit_journal()?;
             Ok(store)
         })
+    }
+
+    /// Applies the balances a crashed server left in the credit journal (see [`journal`]), then
+    /// flushes and removes the journal files.
+    fn replay_credit_journal(&self) -> Result<(), StoreError> {
+        let entries = journal::read_all(&self.data_dir)?;
+        if entries.is_empty() {
+            return journal::remove_all(&self.data_dir);
+        }
+        let mut applied = 0usize;
+        for e in &entries {
+            if self.apply_journal_entry(e)? {
+                applied += 1;
+            }
+        }
+        self.db.flush()?;
+        journal::remove_all(&self.data_dir)?;
+        if applied > 0 {
+            tracing::warn!(
+                applied,
+                "restored balances the last run had charged but not yet written (credit journal)"
+            );
+        }
+        Ok(())
+    }
+
+    /// Makes balance changes go through the credit journal: [`Store::durable`] then appends and syncs
+    /// the journal instead of flushing the database. Servers call it once at start.
+    ///
+    /// # Errors
+    /// [`StoreError::Db`] when the journal file cannot be created.
+    pub fn start_credit_journal(&self) -> Result<(), StoreError> {
+        if self.journal.get().is_some() {
+            return Ok(());
+        }
+        let j = journal::Journal::start(&self.data_dir, self.db.clone())?;
+        let flusher = j.clone();
+        if self.journal.set(j).is_ok() {
+            let _ = self
+                .group_commit
+                .set(GroupCommit::start(move || flusher.write_pending()));
+        }
+        Ok(())
     }
 
     /// Writes everything to disk; call before exiting.
@@ -149,7 +200,13 @@ impl Store {
     /// [`StoreError::Db`] when the flush fails.
     pub async fn durable(&self) -> Result<(), StoreError> {
         self.group_commit
-            .get_or_init(|| GroupCommit::start(self.db.clone()))
+            .get_or_init(|| {
+                let db = self.db.clone();
+                GroupCommit::start(move || {
+                    db.flush()?;
+                    Ok(())
+                })
+            })
             .durable()
             .await
     }
@@ -166,8 +223,18 @@ impl Store {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Err(e) = self.db.flush() {
-            tracing::error!("flushing the database failed: {e}");
+        if let Some(j) = self.journal.get() {
+            j.stop();
+        }
+        match self.db.flush() {
+            // everything the journal holds is now in the database
+            Ok(_) if self.journal.get().is_some() => {
+                if let Err(e) = journal::remove_all(&self.data_dir) {
+                    tracing::error!("removing the credit journal failed: {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("flushing the database failed: {e}"),
         }
     }
 }

@@ -192,36 +192,38 @@ impl Store {
         })
     }
 
+    /// Removes records, then their index entries, entry by entry (no sled batch: its database-wide
+    /// write lock, held by this low-priority thread, would stall the requests).
     fn remove_records(&self, batch: &[(sled::IVec, sled::IVec)]) -> Result<(), StoreError> {
-        let mut main = sled::Batch::default();
-        let mut by_key = sled::Batch::default();
-        let mut by_hotkey = sled::Batch::default();
+        #[derive(Deserialize)]
+        struct Indexed {
+            api_key_id: Option<u64>,
+            responder_hotkey: Option<String>,
+        }
+        for (k, _) in batch {
+            self.logs.remove(k)?;
+        }
+        let mut ik = Vec::with_capacity(96);
         for (k, v) in batch {
-            main.remove(k.clone());
-            #[derive(Deserialize)]
-            struct Indexed {
-                api_key_id: Option<u64>,
-                responder_hotkey: Option<String>,
-            }
             // A record that does not decode is still removed; its index entries (if any) are then
             // skipped by readers, as for any index entry without a record.
-            if let Ok(r) = serde_json::from_slice::<Indexed>(v) {
-                if let Some(id) = r.api_key_id {
-                    let mut ik = id.to_be_bytes().to_vec();
-                    ik.extend_from_slice(k);
-                    by_key.remove(ik);
-                }
-                if let Some(h) = r.responder_hotkey {
-                    let mut ik = h.into_bytes();
-                    ik.push(0);
-                    ik.extend_from_slice(k);
-                    by_hotkey.remove(ik);
-                }
+            let Ok(r) = serde_json::from_slice::<Indexed>(v) else {
+                continue;
+            };
+            if let Some(id) = r.api_key_id {
+                ik.clear();
+                ik.extend_from_slice(&id.to_be_bytes());
+                ik.extend_from_slice(k);
+                self.logs_by_key.remove(ik.as_slice())?;
+            }
+            if let Some(h) = r.responder_hotkey {
+                ik.clear();
+                ik.extend_from_slice(h.as_bytes());
+                ik.push(0);
+                ik.extend_from_slice(k);
+                self.logs_by_hotkey.remove(ik.as_slice())?;
             }
         }
-        self.logs.apply_batch(main)?;
-        self.logs_by_key.apply_batch(by_key)?;
-        self.logs_by_hotkey.apply_batch(by_hotkey)?;
         Ok(())
     }
 }
