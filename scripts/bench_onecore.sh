@@ -37,7 +37,7 @@ cat > "$BTVEP_CONFIG" <<JSON
  "rate_limiting_enabled": true, "global_rate_limits": [{"times": 1000000000, "seconds": 1}]}
 JSON
 KEY="$("$TARGET/btvep" key create -q -c 1000000000)"
-taskset -c 0 "$TARGET/btvep" start --host 127.0.0.1 --port 0 --devnet 1 \
+taskset -c 0 ${GW_WRAP:-} "$TARGET/btvep" start --host 127.0.0.1 --port 0 --devnet 1 \
     --devnet-model-url "http://$MODEL/v1" --devnet-model stub 2> "$WORK/server.log" &
 GW_PID=$!
 PIDS+=($GW_PID)
@@ -94,4 +94,5 @@ echo
 echo "btvep peak RSS (VmHWM) through the runs: $(rss VmHWM) kB; RSS right after the load: $(rss VmRSS) kB"
 sleep "$IDLE"
 echo "btvep RSS ${IDLE} s after the load stopped: $(rss VmRSS) kB"
+echo "btvep memory 60 s after the load (smaps_rollup): $(grep -E '^(Rss|Anonymous|Private_Dirty):' /proc/$GW_PID/smaps_rollup | tr -s ' ' | tr '\n' ' ')"
 echo "log records written: $("$TARGET/btvep" logs --json -l 0 | wc -l)"

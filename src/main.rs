@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    btvep::server::memory::limit_arenas();
     let cli = btvep::cli::Cli::parse();
     btvep::logging::init();
     match btvep::cli::run(cli) {

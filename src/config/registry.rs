@@ -226,6 +226,16 @@ pub const KEYS: &[KeySpec] = &[
         doc: "size cap of the request log in MiB; the oldest records beyond it are pruned (0: no cap)",
     },
     KeySpec {
+        name: "charge_sync",
+        kind: Kind::OneOf(&["os", "disk"]),
+        default: "\"os\"",
+        env: "BTVEP_CHARGE_SYNC",
+        doc: "when an answer may be sent after its charge: os (the charge is written to the operating system first: \
+              survives kill -9 and any crash of btvep; a power loss can lose about the last second of charges) or \
+              disk (also synced to the disk first: survives power loss, costs a disk sync per group of requests); \
+              read at start",
+    },
+    KeySpec {
         name: "log_store_text",
         kind: Kind::OneOf(&["full", "truncated", "none"]),
         default: "\"full\"",

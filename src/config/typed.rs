@@ -10,6 +10,7 @@ use crate::bittensor::http_miner::{DEFAULT_MINER_MODEL, DEFAULT_MINER_PATH};
 use crate::bittensor::metagraph::MetagraphSource;
 use crate::bittensor::protocol::MinerProtocol;
 use crate::bittensor::strategy::QueryStrategy;
+use crate::store::journal::ChargeSync;
 use crate::store::retention::LogText;
 
 /// Where the validator hotkey comes from, in the order btvep looks.
@@ -86,6 +87,8 @@ pub struct Config {
     pub body_timeout: Duration,
     /// Time an idle connection is kept.
     pub idle_timeout: Duration,
+    /// When an answer may be sent after its charge (`charge_sync`).
+    pub charge_sync: ChargeSync,
     /// What log records keep of prompts and answers.
     pub log_text: LogText,
     /// Days of request log kept (0: everything).
@@ -200,6 +203,10 @@ impl Config {
             header_timeout: secs(r, "header_timeout_seconds", 600),
             body_timeout: secs(r, "body_timeout_seconds", 600),
             idle_timeout: secs(r, "idle_timeout_seconds", 3600),
+            charge_sync: r
+                .str("charge_sync")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_default(),
             log_text: r
                 .str("log_store_text")
                 .and_then(|s| s.parse().ok())

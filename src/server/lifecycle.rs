@@ -1,5 +1,5 @@
 //! The server's life: [`start`] builds the shared state, starts the background tasks (metagraph
-//! refresher, limiter pruning, log retention, the admin socket) and serves on a listener the caller
+//! refresher, limiter pruning, log retention, memory trimming, the admin socket) and serves on a listener the caller
 //! bound; [`ServerHandle`] stops it in order — stop accepting, drain requests in flight, stop the
 //! background tasks, write out the log queue, flush the database.
 //!
@@ -111,7 +111,7 @@ pub async fn start(
     let config = parts.config;
     // Charges become durable through the credit journal (one append and sync per group of requests)
     // rather than a flush of the whole database.
-    parts.store.start_credit_journal()?;
+    parts.store.start_credit_journal(config.charge_sync)?;
     let dendrite = Dendrite::with_protocol(
         parts.hotkey,
         config.miner_protocol,
@@ -136,6 +136,7 @@ pub async fn start(
         ),
         tokio::spawn(prune_limiters(state.clone())),
         tokio::spawn(super::log_retention::run(state.clone())),
+        tokio::spawn(super::memory::trim_periodically()),
     ];
     let (stop_admin, admin_stopped) = oneshot::channel::<()>();
     let admin_task = parts

@@ -18,7 +18,7 @@ use std::time::Duration;
 use crate::store::{LogRecord, Store};
 
 /// Queue capacity (entries); beyond it handlers write synchronously.
-pub const CAPACITY: usize = 65_536;
+pub const CAPACITY: usize = 8_192;
 /// How long the writer collects entries before writing them as one batch.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(20);
 /// The most entries written in one batch.

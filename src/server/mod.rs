@@ -26,6 +26,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod log_retention;
 pub mod logsink;
+pub mod memory;
 pub mod metrics;
 pub mod moderation;
 pub mod openai;

@@ -36,6 +36,28 @@ pub const ENTRY_BYTES: usize = 32;
 /// The journal directory inside the data directory.
 pub const DIR: &str = "credit-journal";
 
+/// When a charge counts as durable (`charge_sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChargeSync {
+    /// Written to the operating system (no disk sync): survives `kill -9` and any crash of btvep; a
+    /// power loss can lose the charges since the last checkpoint (about a second).
+    #[default]
+    Os,
+    /// Also synced to the disk, one `fdatasync` per group of requests: survives power loss.
+    Disk,
+}
+
+impl std::str::FromStr for ChargeSync {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "os" => Ok(ChargeSync::Os),
+            "disk" => Ok(ChargeSync::Disk),
+            other => Err(format!("'{other}' is not os or disk")),
+        }
+    }
+}
+
 /// One balance change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Entry {
@@ -79,6 +101,7 @@ impl Entry {
 /// The journal of one open store: entries waiting to be written, and the current file.
 pub struct Journal {
     dir: PathBuf,
+    sync: ChargeSync,
     pending: Mutex<Vec<u8>>,
     file: Mutex<(u64, File)>,
     dirty: AtomicBool,
@@ -180,7 +203,11 @@ impl Journal {
     ///
     /// # Errors
     /// [`StoreError::Db`] when the directory or file cannot be created.
-    pub fn start(data_dir: &Path, db: sled::Db) -> Result<Arc<Journal>, StoreError> {
+    pub fn start(
+        data_dir: &Path,
+        db: sled::Db,
+        sync: ChargeSync,
+    ) -> Result<Arc<Journal>, StoreError> {
         let dir = data_dir.join(DIR);
         super::create_private_dir(&dir).map_err(io)?;
         let seq = files(&dir)?.last().map_or(1, |(s, _)| s + 1);
@@ -188,6 +215,7 @@ impl Journal {
         let (tx, rx) = channel::<()>();
         let journal = Arc::new(Journal {
             dir,
+            sync,
             pending: Mutex::new(Vec::with_capacity(64 * ENTRY_BYTES)),
             file: Mutex::new((seq, file)),
             dirty: AtomicBool::new(false),
@@ -215,7 +243,13 @@ impl Journal {
         e.encode(&mut self.pending.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    /// Appends the queued entries to the current file and syncs it (the group commit's flush).
+    /// How this journal makes entries durable.
+    pub fn sync(&self) -> ChargeSync {
+        self.sync
+    }
+
+    /// Appends the queued entries to the current file, and with [`ChargeSync::Disk`] syncs it (the
+    /// group commit's flush).
     ///
     /// # Errors
     /// [`StoreError::Db`] when the write or the sync fails (the entries are then kept for the next try).
@@ -225,7 +259,10 @@ impl Journal {
             return Ok(());
         }
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        let written = file.1.write_all(&batch).and_then(|()| file.1.sync_data());
+        let written = file.1.write_all(&batch).and_then(|()| match self.sync {
+            ChargeSync::Disk => file.1.sync_data(),
+            ChargeSync::Os => Ok(()),
+        });
         if let Err(e) = written {
             drop(file);
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -276,7 +313,7 @@ mod tests {
     fn entries_round_trip_and_torn_tails_end_a_file() {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::open(dir.path().join("db")).unwrap();
-        let j = Journal::start(dir.path(), db).unwrap();
+        let j = Journal::start(dir.path(), db, ChargeSync::Disk).unwrap();
         for (version, credits) in [(1, 10), (3, 8), (2, 9)] {
             j.note(Entry {
                 id: 7,

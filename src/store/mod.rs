@@ -165,18 +165,19 @@ impl Store {
         Ok(())
     }
 
-    /// Makes balance changes go through the credit journal: [`Store::durable`] then appends and syncs
-    /// the journal instead of flushing the database. Servers call it once at start.
+    /// Makes balance changes go through the credit journal: [`Store::durable`] then appends the
+    /// journal (with [`journal::ChargeSync::Disk`], and syncs it in a group commit) instead of flushing
+    /// the database. Servers call it once at start.
     ///
     /// # Errors
     /// [`StoreError::Db`] when the journal file cannot be created.
-    pub fn start_credit_journal(&self) -> Result<(), StoreError> {
+    pub fn start_credit_journal(&self, sync: journal::ChargeSync) -> Result<(), StoreError> {
         if self.journal.get().is_some() {
             return Ok(());
         }
-        let j = journal::Journal::start(&self.data_dir, self.db.clone())?;
+        let j = journal::Journal::start(&self.data_dir, self.db.clone(), sync)?;
         let flusher = j.clone();
-        if self.journal.set(j).is_ok() {
+        if self.journal.set(j).is_ok() && sync == journal::ChargeSync::Disk {
             let _ = self
                 .group_commit
                 .set(GroupCommit::start(move || flusher.write_pending()));
@@ -193,12 +194,20 @@ impl Store {
         Ok(())
     }
 
-    /// Waits until every write made before the call is on disk, sharing one flush with every other
-    /// caller waiting at the same time (group commit; see [`GroupCommit`]).
+    /// Waits until every write made before the call is durable. With a credit journal (a server), that
+    /// means the balance changes: written to the journal (`charge_sync = os`), or written and synced
+    /// in a group commit shared with every caller waiting at the same time (`disk`). Without one, the
+    /// whole database is flushed in a group commit (see [`GroupCommit`]).
     ///
     /// # Errors
     /// [`StoreError::Db`] when the flush fails.
     pub async fn durable(&self) -> Result<(), StoreError> {
+        if let Some(j) = self.journal.get() {
+            if j.sync() == journal::ChargeSync::Os {
+                // a write of a few entries to the operating system: no thread hand-off needed
+                return j.write_pending();
+            }
+        }
         self.group_commit
             .get_or_init(|| {
                 let db = self.db.clone();
