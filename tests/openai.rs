@@ -204,7 +204,7 @@ async fn errors_have_openai_shape() {
         .await;
     assert_eq!(
         (s, v),
-        (404, err("The model 'gpt-4' does not exist: use 'bittensor' (the default strategy), 'top_n:N' or 'uids:A,B'", "invalid_request_error", json!("model_not_found")))
+        (404, err("The model 'gpt-4' does not exist: use 'bittensor' (the default strategy), 'best:N', 'top_n:N' or 'uids:A,B'", "invalid_request_error", json!("model_not_found")))
     );
     let (s, _, v) = gw
         .post(

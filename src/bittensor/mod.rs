@@ -3,7 +3,8 @@
 //!
 //! Entry points: [`keys::Hotkey`] (load the validator hotkey), [`metagraph::Metagraph`] (who the miners are),
 //! [`strategy::QueryStrategy::select`] (which miners to ask), [`dendrite::Dendrite::query`] (ask them), and
-//! [`axon::AxonVerifier`] (the miner side). The HTTP transports of today's subnets sign with [`btauth`]
+//! [`axon::AxonVerifier`] (the miner side). [`race`] races miners for the first answer (failover,
+//! hedging) and reports every attempt to an observer. The HTTP transports of today's subnets sign with [`btauth`]
 //! (bittensor 11) or [`epistula`] (Epistula v2).
 
 pub mod axon;
@@ -16,6 +17,7 @@ pub mod keys;
 pub mod metagraph;
 pub mod metagraph_cell;
 pub mod protocol;
+pub mod race;
 pub mod replay;
 pub mod strategy;
 pub mod synapse;
