@@ -285,6 +285,7 @@ async fn models_are_listed() {
         v,
         json!({"object": "list", "data": [
             {"id": "bittensor", "object": "model", "created": 0, "owned_by": "bittensor"},
+            {"id": "best:1", "object": "model", "created": 0, "owned_by": "bittensor"},
             {"id": "top_n:1", "object": "model", "created": 0, "owned_by": "bittensor"},
             {"id": "uids:0", "object": "model", "created": 0, "owned_by": "bittensor"},
         ]})

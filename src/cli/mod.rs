@@ -65,7 +65,7 @@ pub enum Command {
     Miner(Box<miner::Args>),
     /// Show the gateway's view of every miner it asked: state, success rate, latency, last failure
     Miners(miners::Args),
-    /// Write a consistent backup of keys, balances and counters (and optionally the log) to a file
+    /// Write a consistent backup of keys, balances, counters and miner health (and optionally the log) to a file
     Backup(backup::BackupArgs),
     /// Load a backup into an empty data dir (the server must be stopped)
     Restore(backup::RestoreArgs),

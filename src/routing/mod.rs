@@ -37,6 +37,9 @@ pub struct Selection {
     /// Position (in `neurons` then `spares`) of the probe or exploration whose attempt runs to its
     /// end even when another miner answers first.
     pub learn: Option<usize>,
+    /// `best:N` only: the hedge delay of each of `neurons` then `spares` (empty: none, or for
+    /// `top_n`, see [`Router::hedge_delays`]).
+    pub hedge_after: Vec<Option<Duration>>,
     /// `top_n` and `best`: race with failover and hedging; `uids` (which ignore health): btvep's
     /// batches.
     pub hedged: bool,
@@ -91,6 +94,7 @@ impl Router {
         &self,
         strategy: &QueryStrategy,
         metagraph: &Arc<MetagraphSnapshot>,
+        hedge: HedgeAfter,
     ) -> Result<Selection, SelectError> {
         let QueryStrategy::BestN(n) = *strategy else {
             return Ok(Selection {
@@ -116,10 +120,19 @@ impl Router {
         let (chosen, learn) = ranking.choose(n, count, now);
         let mut neurons: Vec<Neuron> = chosen.iter().map(|&i| ranking.neuron(i).clone()).collect();
         let spares = neurons.split_off(n.min(neurons.len()));
+        let hedge_after = if spares.is_empty() {
+            Vec::new() // every candidate starts at once: nothing to hedge to
+        } else {
+            chosen
+                .iter()
+                .map(|&i| hedge.delay(ranking.entries[i].p90, ranking.typical_p90))
+                .collect()
+        };
         Ok(Selection {
             neurons,
             spares,
             learn,
+            hedge_after,
             hedged: true,
         })
     }
@@ -162,7 +175,19 @@ impl Router {
             Ok(g) => g,
             Err(_) => match current {
                 Some(r) if same(&r) => return r,
-                _ => self.rebuilding.lock().unwrap_or_else(|p| p.into_inner()),
+                _ => {
+                    let g = self.rebuilding.lock().unwrap_or_else(|p| p.into_inner());
+                    // Whoever held the lock may just have built what this caller needs.
+                    let built = self
+                        .ranking
+                        .read()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .clone();
+                    if let Some(r) = built.filter(|r| same(r)) {
+                        return r;
+                    }
+                    g
+                }
             },
         };
         self.health.take_changed();
@@ -251,18 +276,24 @@ mod tests {
             );
         }
         assert_eq!(router.state_of("5hk0"), Some(HealthState::Cooling));
-        let s = router.select(&QueryStrategy::BestN(1), &mg).unwrap();
+        let s = router
+            .select(&QueryStrategy::BestN(1), &mg, HedgeAfter::Auto)
+            .unwrap();
         assert_eq!(s.neurons.iter().map(|n| n.uid).collect::<Vec<_>>(), vec![1]);
         assert_eq!(s.spares.iter().map(|n| n.uid).collect::<Vec<_>>(), vec![2]);
         assert!(s.hedged);
-        let s = router.select(&QueryStrategy::TopN(1), &mg).unwrap();
+        let s = router
+            .select(&QueryStrategy::TopN(1), &mg, HedgeAfter::Auto)
+            .unwrap();
         assert_eq!(s.neurons[0].uid, 0);
         assert!(s.spares.is_empty() && s.hedged);
-        let s = router.select(&QueryStrategy::Uids(vec![0]), &mg).unwrap();
+        let s = router
+            .select(&QueryStrategy::Uids(vec![0]), &mg, HedgeAfter::Auto)
+            .unwrap();
         assert_eq!(s.neurons[0].uid, 0);
         assert!(!s.hedged);
         let e = router
-            .select(&QueryStrategy::BestN(4), &mg)
+            .select(&QueryStrategy::BestN(4), &mg, HedgeAfter::Auto)
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("best:4 asks for 4 miners"), "{e}");

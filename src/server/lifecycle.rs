@@ -22,6 +22,7 @@ use crate::bittensor::dendrite::Dendrite;
 use crate::bittensor::keys::Hotkey;
 use crate::bittensor::metagraph_cell;
 use crate::config::Config;
+use crate::routing::Router;
 use crate::store::{Store, StoreError};
 
 /// Why the server could not start or stop cleanly.
@@ -116,14 +117,19 @@ pub async fn start(
         &config.miner_model,
     )
     .map_err(|e| ServerError::Client(e.to_string()))?;
+    let router = Arc::new(Router::new(
+        parts.store.list_miner_health()?,
+        config.cooling_max,
+    ));
     let state = Arc::new(
         AppState::new(
             parts.store.clone(),
             config.clone(),
             parts.config_source,
             dendrite,
+            router,
         )
-        .map_err(|e| ServerError::Client(format!("{e:#}")))?,
+        .map_err(|e| ServerError::Client(e.to_string()))?,
     );
     let mut tasks = vec![
         metagraph_cell::spawn_refresh(

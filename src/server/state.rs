@@ -72,21 +72,18 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Builds the state; `router` starts from the health in `store` and observes `dendrite`.
+    /// Builds the state; `router` (loaded from the store's miner health) observes `dendrite`'s
+    /// attempts from now on.
     ///
     /// # Errors
-    /// When no HTTP client for the moderation endpoint can be built, or the stored miner health
-    /// cannot be read.
+    /// When no HTTP client for the moderation endpoint can be built.
     pub fn new(
         store: Arc<Store>,
         settings: Settings,
         config_source: Option<ConfigSource>,
         dendrite: Dendrite,
-    ) -> anyhow::Result<Self> {
-        let router = Arc::new(Router::new(
-            store.list_miner_health()?,
-            settings.cooling_max,
-        ));
+        router: Arc<Router>,
+    ) -> reqwest::Result<Self> {
         dendrite.observe(router.health().clone());
         Ok(AppState {
             router,

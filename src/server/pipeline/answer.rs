@@ -71,7 +71,7 @@ pub fn plan(state: &AppState, key: &ApiKey, params: &ChatParams) -> Result<Plan,
         .unwrap_or_else(|| settings.default_query_strategy.clone());
     let selection = state
         .router
-        .select(&strategy, &metagraph)
+        .select(&strategy, &metagraph, settings.hedge_after)
         .map_err(|e| ApiError::BadQuery(e.to_string()))?;
     let asked = selection.neurons.len();
     if asked > settings.max_miners_per_request {
@@ -94,11 +94,13 @@ pub fn plan(state: &AppState, key: &ApiKey, params: &ChatParams) -> Result<Plan,
     let in_parallel = params.in_parallel.unwrap_or(DEFAULT_IN_PARALLEL).max(1);
     let race = if selection.hedged {
         // Hedge delays matter only when some candidate is not started up front.
-        let hedge_after = if neurons.len() > asked.min(in_parallel) {
+        let hedge_after = if neurons.len() <= asked.min(in_parallel) {
+            Vec::new()
+        } else if selection.hedge_after.is_empty() {
             let all: Vec<&Neuron> = neurons.iter().collect();
             state.router.hedge_delays(&all, settings.hedge_after)
         } else {
-            Vec::new()
+            selection.hedge_after
         };
         RacePlan {
             primary: asked,
