@@ -271,6 +271,8 @@ async fn best_routes_around_flaky_slow_and_dead_miners_and_cools_the_dead_one() 
     assert!(m["last_failure"]["status"] == 408, "{m}");
     let a_row = miner(&home, &a.hotkey);
     assert!(a_row["failures"].as_u64().unwrap() >= 45, "{a_row}");
+    let table = home.cli(&["miners"]);
+    println!("btvep miners:\n{}", String::from_utf8_lossy(&table.stdout));
     let stderr = gw.stderr.lock().unwrap().join("\n");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

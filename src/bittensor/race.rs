@@ -4,8 +4,8 @@
 //! streams, on every transport). It starts miners as a [`RacePlan`] says:
 //! - **sliding** (the default): the first `primary` miners (at most `in_parallel`) at once; a failure
 //!   starts the next candidate at once (failover); and when the miner asked has not answered within
-//!   its hedge delay, the next candidate is asked too (**hedging**, at most once per race). The
-//!   first success wins and the others are cancelled.
+//!   its hedge delay, the next candidate is asked too (**hedging**, at most once per race, and
+//!   within the server's [`HedgeBudget`]). The first success wins and the others are cancelled.
 //! - **batches** (`uids`, which ignore health): `in_parallel` miners at a time, the next batch only
 //!   when a whole batch failed — btvep's original semantics.
 //!
@@ -19,6 +19,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -96,8 +98,53 @@ impl Drop for Watch<'_> {
     }
 }
 
+/// Caps hedges at a share of requests ([`HedgeBudget::SHARE`], with a burst of
+/// [`HedgeBudget::BURST`]), so that when everything slows down at once — the gateway's CPU, the
+/// network, every miner — hedging cannot double the load that slowed it down. One per server.
+#[derive(Debug)]
+pub struct HedgeBudget {
+    tokens: AtomicI64,
+}
+
+impl HedgeBudget {
+    /// Requests per hedge, on average: at most one request in five hedges.
+    pub const SHARE: i64 = 5;
+    /// Hedges allowed in a burst.
+    pub const BURST: i64 = 20;
+
+    /// A full budget.
+    pub fn new() -> Self {
+        HedgeBudget {
+            tokens: AtomicI64::new(Self::SHARE * Self::BURST),
+        }
+    }
+
+    /// A request that may hedge adds its share.
+    pub fn deposit(&self) {
+        if self.tokens.load(Ordering::Relaxed) < Self::SHARE * Self::BURST {
+            self.tokens.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Takes one hedge from the budget, if there is one.
+    pub fn try_take(&self) -> bool {
+        if self.tokens.fetch_sub(Self::SHARE, Ordering::Relaxed) >= Self::SHARE {
+            true
+        } else {
+            self.tokens.fetch_add(Self::SHARE, Ordering::Relaxed);
+            false
+        }
+    }
+}
+
+impl Default for HedgeBudget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// How a race starts its candidates (see the module doc).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct RacePlan {
     /// Candidates started at once (at most `in_parallel`; at least 1). The others wait for a failure
     /// or the hedge.
@@ -111,6 +158,8 @@ pub struct RacePlan {
     pub learn: Option<usize>,
     /// Batches of `in_parallel` instead of sliding (no hedging).
     pub batches: bool,
+    /// The hedges left to the server (none: hedge whenever the delay passes).
+    pub budget: Option<Arc<HedgeBudget>>,
 }
 
 impl RacePlan {
@@ -232,8 +281,10 @@ where
             () = async { if let Some(t) = timer.as_mut() { t.await } }, if can_hedge => {
                 hedged = true;
                 timer = None;
-                launch(next, &mut running);
-                next += 1;
+                if plan.budget.as_ref().is_none_or(|b| b.try_take()) {
+                    launch(next, &mut running);
+                    next += 1;
+                }
             }
         }
     }
@@ -242,7 +293,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
     use tokio::time::Instant;
 
     /// A fake attempt: answers (or fails) after a delay; records starts and ends.
@@ -316,6 +367,7 @@ mod tests {
             hedge_after: hedge.iter().map(|h| h.map(Duration::from_millis)).collect(),
             learn: None,
             batches: false,
+            budget: None,
         }
     }
 
@@ -369,6 +421,24 @@ mod tests {
         assert_eq!(win, Some(2));
         assert_eq!(fails, vec![0, 1]);
         assert_eq!(started, vec![(0, 0), (1, 0), (2, 50)]);
+    }
+
+    #[test]
+    fn an_empty_budget_stops_hedging() {
+        let budget = Arc::new(HedgeBudget::new());
+        for _ in 0..HedgeBudget::BURST {
+            assert!(budget.try_take());
+        }
+        assert!(!budget.try_take());
+        let mut plan = sliding(1, &[Some(30)]);
+        plan.budget = Some(budget.clone());
+        let (win, _, started, _) = run(vec![Fake::Ok(1000), Fake::Ok(20)], plan);
+        assert_eq!(win, Some(0));
+        assert_eq!(started, vec![(0, 0)]);
+        for _ in 0..HedgeBudget::SHARE {
+            budget.deposit();
+        }
+        assert!(budget.try_take());
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub use select::Ranking;
 
 use crate::bittensor::metagraph::Neuron;
 use crate::bittensor::metagraph_cell::MetagraphSnapshot;
+use crate::bittensor::race::HedgeBudget;
 use crate::bittensor::strategy::{QueryStrategy, SelectError};
 use crate::store::{HealthState, MinerHealthRecord, Store, StoreError};
 
@@ -55,6 +56,7 @@ pub struct Router {
     /// Median p90 of the miners that have one, µs (`u64::MAX`: none yet).
     typical_p90_us: AtomicU64,
     persisting: Mutex<()>,
+    hedges: Arc<HedgeBudget>,
 }
 
 impl Router {
@@ -67,6 +69,7 @@ impl Router {
             selections: AtomicU64::new(0),
             typical_p90_us: AtomicU64::new(u64::MAX),
             persisting: Mutex::new(()),
+            hedges: Arc::new(HedgeBudget::new()),
         };
         router.refresh_typical_p90();
         router
@@ -75,6 +78,11 @@ impl Router {
     /// The health of every miner (the dendrite's observer).
     pub fn health(&self) -> &Arc<HealthBook> {
         &self.health
+    }
+
+    /// The server's hedge budget (a race that may hedge deposits into it first).
+    pub fn hedge_budget(&self) -> &Arc<HedgeBudget> {
+        &self.hedges
     }
 
     /// A miner's state, if it is known.

@@ -102,12 +102,18 @@ pub fn plan(state: &AppState, key: &ApiKey, params: &ChatParams) -> Result<Plan,
         } else {
             selection.hedge_after
         };
+        let budget = hedge_after.iter().any(Option::is_some).then(|| {
+            let budget = state.router.hedge_budget();
+            budget.deposit();
+            budget.clone()
+        });
         RacePlan {
             primary: asked,
             in_parallel,
             hedge_after,
             learn: selection.learn,
             batches: false,
+            budget,
         }
     } else {
         RacePlan::batches(in_parallel)
