@@ -257,25 +257,24 @@ where
         tokio::select! {
             biased;
             Some((i, r)) = running.next() => {
-                let r = r.unwrap_or_else(|e| Err(MinerResponse::failure(
-                    &neurons[i],
-                    500,
-                    format!("internal error: {e}"),
-                    Duration::ZERO,
-                )));
-                match r {
-                    Ok(t) => return (Some(t), failures),
-                    Err(f) => {
-                        failures.push(f);
-                        if !plan.batches && next < neurons.len() {
-                            // Failover: the next candidate at once, with its own hedge delay.
-                            launch(next, &mut running);
-                            if !hedged {
-                                timer = plan.hedge_delay(next).map(|d| Box::pin(tokio::time::sleep(d)));
-                            }
-                            next += 1;
-                        }
+                let failed = match r {
+                    Ok(Ok(t)) => return (Some(t), failures),
+                    Ok(Err(f)) => f,
+                    Err(e) => MinerResponse::failure(
+                        &neurons[i],
+                        500,
+                        format!("internal error: {e}"),
+                        Duration::ZERO,
+                    ),
+                };
+                failures.push(failed);
+                if !plan.batches && next < neurons.len() {
+                    // Failover: the next candidate at once, with its own hedge delay.
+                    launch(next, &mut running);
+                    if !hedged {
+                        timer = plan.hedge_delay(next).map(|d| Box::pin(tokio::time::sleep(d)));
                     }
+                    next += 1;
                 }
             }
             () = async { if let Some(t) = timer.as_mut() { t.await } }, if can_hedge => {
@@ -303,15 +302,15 @@ mod tests {
         Fail(u64),
     }
 
-    fn run(
-        fakes: Vec<Fake>,
-        plan: RacePlan,
-    ) -> (
+    /// The winner, the failures, who started when (ms) and who finished.
+    type Ran = (
         Option<u16>,
         Vec<u16>,
         Vec<(u16, u128)>,
         Arc<Mutex<Vec<u16>>>,
-    ) {
+    );
+
+    fn run(fakes: Vec<Fake>, plan: RacePlan) -> Ran {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .start_paused(true)
