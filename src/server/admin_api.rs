@@ -33,6 +33,8 @@ pub const EDITABLE: &[&str] = &[
     "openai_base_url",
     "default_query_strategy",
     "miner_timeout",
+    "hedge_after_ms",
+    "cooling_max_seconds",
     "metrics_require_admin",
 ];
 
