@@ -45,6 +45,8 @@ pub struct AttemptEnd<'a> {
 
 /// Hears about every attempt the dendrite makes.
 pub trait AttemptObserver: Send + Sync + 'static {
+    /// An attempt is about to be sent.
+    fn started(&self, _neuron: &Neuron) {}
     /// An attempt ended, successfully or not.
     fn finished(&self, neuron: &Neuron, end: &AttemptEnd<'_>);
     /// An attempt was cancelled before it ended (another miner answered first, or the client left).
@@ -60,8 +62,11 @@ pub struct Watch<'a> {
 }
 
 impl<'a> Watch<'a> {
-    /// Watches an attempt at `neuron`.
+    /// Watches an attempt at `neuron`, which is about to be sent.
     pub fn new(observer: Option<&'a dyn AttemptObserver>, neuron: &'a Neuron) -> Self {
+        if let Some(o) = observer {
+            o.started(neuron);
+        }
         Watch {
             observer,
             neuron,

@@ -10,7 +10,8 @@
 //! - `probing`: once the cool-down has ended, exactly one request claims the probe
 //!   ([`MinerHealth::claim_probe`]) and asks the miner. Its success makes the miner `ok` again (and
 //!   resets the cool-down); its failure sends it back to `cooling` for twice as long. A probe
-//!   cancelled before it ended makes the probe available again.
+//!   cancelled before it ended, or claimed by a request that never sent it (refused for credits,
+//!   say) within [`PROBE_START_GRACE_MS`], makes the probe available again.
 //!
 //! A success from any request (e.g. `uids`, which ignores health) also makes a miner `ok`.
 //!
@@ -40,7 +41,10 @@ pub const RECENT: usize = 64;
 pub const MIN_P90_SAMPLES: usize = 5;
 /// Longest failure reason kept.
 const MAX_REASON: usize = 200;
-/// A probe not heard of for this long (its task lost) can be claimed again.
+/// A claimed probe whose attempt has not started within this (its request was refused, or ended
+/// before reaching it) can be claimed again.
+pub const PROBE_START_GRACE_MS: u64 = 5_000;
+/// A started probe not heard of for this long (longer than any miner timeout) can be claimed again.
 const PROBE_STALE_MS: u64 = 15 * 60 * 1000;
 
 /// The circuit breaker's settings.
@@ -151,6 +155,8 @@ pub struct MinerHealth {
     hotkey: String,
     state: AtomicU8,
     cool_until: AtomicU64,
+    /// The claimed probe's attempt has started.
+    probe_started: AtomicBool,
     dirty: AtomicBool,
     figures: Mutex<Figures>,
 }
@@ -208,6 +214,7 @@ impl MinerHealth {
             hotkey: r.hotkey.clone(),
             state: AtomicU8::new(encode(state)),
             cool_until: AtomicU64::new(cool_until),
+            probe_started: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
             figures: Mutex::new(f),
         }
@@ -238,13 +245,23 @@ impl MinerHealth {
         }
     }
 
-    /// Whether a probe can be claimed now: cooling with its cool-down over (or a probe long lost).
+    /// Whether a probe can be claimed now: cooling with its cool-down over, or a claimed probe that
+    /// never started (within [`PROBE_START_GRACE_MS`]) or was lost.
     pub fn probe_due(&self, now: u64) -> bool {
         match self.state.load(Ordering::Acquire) {
             COOLING => self.cool_until.load(Ordering::Acquire) <= now,
-            PROBING => self.figures().state_since + PROBE_STALE_MS <= now,
+            PROBING => self.probe_lost(self.figures().state_since, now),
             _ => false,
         }
+    }
+
+    fn probe_lost(&self, claimed: u64, now: u64) -> bool {
+        let grace = if self.probe_started.load(Ordering::Acquire) {
+            PROBE_STALE_MS
+        } else {
+            PROBE_START_GRACE_MS
+        };
+        claimed + grace <= now
     }
 
     /// Claims the one trial request of a miner whose cool-down is over; `true` for exactly one caller.
@@ -256,15 +273,23 @@ impl MinerHealth {
         // Re-checked under the lock: only one caller moves it to probing.
         let due = match self.state.load(Ordering::Acquire) {
             COOLING => f.cool_until <= now,
-            PROBING => f.state_since + PROBE_STALE_MS <= now,
+            PROBING => self.probe_lost(f.state_since, now),
             _ => false,
         };
         if due {
             f.state_since = now;
+            self.probe_started.store(false, Ordering::Release);
             self.state.store(PROBING, Ordering::Release);
             self.dirty.store(true, Ordering::Relaxed);
         }
         due
+    }
+
+    /// An attempt at the miner is being sent (marks a claimed probe as under way).
+    pub fn attempt_started(&self) {
+        if self.state.load(Ordering::Acquire) == PROBING {
+            self.probe_started.store(true, Ordering::Release);
+        }
     }
 
     /// Records an attempt that ended, at `now` (monotonic ms). Returns whether the state changed.
@@ -558,6 +583,12 @@ impl HealthBook {
 }
 
 impl AttemptObserver for HealthBook {
+    fn started(&self, neuron: &Neuron) {
+        if let Some(m) = self.get(&neuron.hotkey) {
+            m.attempt_started();
+        }
+    }
+
     fn finished(&self, neuron: &Neuron, end: &AttemptEnd<'_>) {
         let policy = self.policy();
         if self
@@ -645,6 +676,23 @@ mod tests {
         assert_eq!(r.cool_level, 0);
         assert_eq!(r.last_failures.len(), KEPT_FAILURES);
         assert_eq!(r.last_failures[2].status, 408);
+    }
+
+    #[test]
+    fn a_probe_that_never_starts_is_claimable_again() {
+        let p = HealthPolicy::default();
+        let m = MinerHealth::new("5D", 3);
+        for _ in 0..3 {
+            m.record(3, &fail(500), &p, 0);
+        }
+        assert!(m.claim_probe(1000));
+        // its request was refused: after the grace another request may probe
+        assert!(!m.claim_probe(1000 + PROBE_START_GRACE_MS - 1));
+        assert!(m.claim_probe(1000 + PROBE_START_GRACE_MS));
+        // a started probe is waited for
+        m.attempt_started();
+        assert!(!m.claim_probe(1000 + 3 * PROBE_START_GRACE_MS));
+        assert_eq!(m.state(), HealthState::Probing);
     }
 
     #[test]
