@@ -335,7 +335,13 @@ impl MinerHealth {
             f.last_failures.push_back(FailureNote {
                 at: to_wall(wall).unwrap_or_else(Utc::now),
                 status: end.status,
-                message: end.message.chars().take(MAX_REASON).collect(),
+                // Miner text: no control characters (it reaches terminals through `btvep miners`).
+                message: end
+                    .message
+                    .chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_REASON)
+                    .collect(),
             });
             let cool = |f: &mut Figures, level: u32| {
                 f.cool_level = level;
