@@ -449,7 +449,7 @@ impl Kind {
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             }
-            Kind::Hedge => crate::routing::HedgeAfter::from_json(v)
+            Kind::Hedge => crate::bittensor::hedge::HedgeAfter::from_json(v)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             Kind::Network => {

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{RateLimit, Resolved};
+use crate::bittensor::hedge::HedgeAfter;
 use crate::bittensor::http_miner::{DEFAULT_MINER_MODEL, DEFAULT_MINER_PATH};
 use crate::bittensor::metagraph::MetagraphSource;
 use crate::bittensor::protocol::MinerProtocol;
 use crate::bittensor::strategy::QueryStrategy;
-use crate::routing::HedgeAfter;
 use crate::store::retention::LogText;
 
 /// Where the validator hotkey comes from, in the order btvep looks.

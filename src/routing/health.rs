@@ -578,9 +578,9 @@ impl HealthBook {
         (changed, forget)
     }
 
-    /// Marks every miner as changed (after a failed write, so the next one retries them).
-    pub fn mark_all_dirty(&self, hotkeys: &[MinerHealthRecord]) {
-        for r in hotkeys {
+    /// Marks these miners as changed again (after a failed write, so the next one retries them).
+    pub fn mark_dirty(&self, records: &[MinerHealthRecord]) {
+        for r in records {
             if let Some(m) = self.get(&r.hotkey) {
                 m.dirty.store(true, Ordering::Relaxed);
             }

@@ -1,6 +1,6 @@
 //! Routing by what the gateway observes: per-miner health ([`health`]), the score `best:N` ranks by
-//! ([`score`]), choosing miners ([`select`]), when to hedge ([`hedge`]) and the `btvep miners` view
-//! ([`report`]).
+//! ([`score`]), choosing miners ([`select`]), hedge delays ([`Router::hedge_delays`], under config
+//! [`HedgeAfter`]) and the `btvep miners` view ([`report`]).
 //!
 //! One [`Router`] per server. The dendrite reports every attempt to the router's [`HealthBook`] (it
 //! is the dendrite's [`crate::bittensor::race::AttemptObserver`]); the request pipeline asks
@@ -9,7 +9,6 @@
 //! stops, so they survive a restart. Nothing here writes to the store on the request path.
 
 pub mod health;
-pub mod hedge;
 pub mod report;
 pub mod score;
 pub mod select;
@@ -18,8 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+pub use crate::bittensor::hedge::HedgeAfter;
 pub use health::{HealthBook, HealthPolicy, MinerHealth};
-pub use hedge::HedgeAfter;
 pub use select::Ranking;
 
 use crate::bittensor::metagraph::Neuron;
@@ -241,7 +240,7 @@ impl Router {
         }
         store
             .put_miner_health(&changed, &forget)
-            .inspect_err(|_| self.health.mark_all_dirty(&changed))?;
+            .inspect_err(|_| self.health.mark_dirty(&changed))?;
         Ok(changed.len())
     }
 }

@@ -1,5 +1,5 @@
 //! When to hedge: config `hedge_after_ms` (`auto`, `off`, or milliseconds) and the delay it gives
-//! for one miner.
+//! for one miner (the race that hedges is [`super::race`]; the p90s come from `crate::routing`).
 
 use std::fmt;
 use std::str::FromStr;
