@@ -1,4 +1,4 @@
-//! Routing by what the gateway observes: per-miner health ([`health`]), the score `best:N` ranks by
+//! Routing by what the gateway observes: per-miner health ([`health`], all of it in [`book`]), the score `best:N` ranks by
 //! ([`score`]), choosing miners ([`select`]), hedge delays ([`Router::hedge_delays`], under config
 //! [`HedgeAfter`]) and the `btvep miners` view ([`report`]).
 //!
@@ -8,6 +8,7 @@
 //! changed to the store every few seconds ([`Router::persist`]), and once more when the server
 //! stops, so they survive a restart. Nothing here writes to the store on the request path.
 
+pub mod book;
 pub mod health;
 pub mod report;
 pub mod score;
@@ -18,7 +19,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use crate::bittensor::hedge::HedgeAfter;
-pub use health::{HealthBook, HealthPolicy, MinerHealth};
+pub use book::HealthBook;
+pub use health::{HealthPolicy, MinerHealth};
 pub use select::Ranking;
 
 use crate::bittensor::metagraph::Neuron;
@@ -226,7 +228,7 @@ impl Router {
     }
 
     /// Writes the miners whose figures changed since the last call to `store` (and forgets those
-    /// not heard of for [`health::FORGET_AFTER`]); returns how many were written. Runs on a
+    /// not heard of for [`book::FORGET_AFTER`]); returns how many were written. Runs on a
     /// background thread, never on the request path.
     ///
     /// # Errors

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::health::{HealthBook, MinerHealth};
+use super::book::HealthBook;
+use super::health::MinerHealth;
 use super::score;
 use crate::bittensor::metagraph::Neuron;
 use crate::bittensor::metagraph_cell::MetagraphSnapshot;
