@@ -36,7 +36,8 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the API server')
             [CompletionResult]::new('metagraph', 'metagraph', [CompletionResultType]::ParameterValue, 'Show the subnet''s miners (uid, hotkey, axon, incentive, stake)')
             [CompletionResult]::new('miner', 'miner', [CompletionResultType]::ParameterValue, 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server')
-            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file')
+            [CompletionResult]::new('miners', 'miners', [CompletionResultType]::ParameterValue, 'Show the gateway''s view of every miner it asked: state, success rate, latency, last failure')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Write a consistent backup of keys, balances, counters and miner health (and optionally the log) to a file')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Load a backup into an empty data dir (the server must be stopped)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -147,7 +148,7 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('--valid-until', '--valid-until', [CompletionResultType]::ParameterName, 'Expiry: -1/false (never), a unix timestamp, 2025-01-01, ''tomorrow'', ''next week'', ''in 10 days'', ''in 1 month'', ''next year'', ''December 2025'' (UTC, relative to today''s midnight)')
             [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Credits; each successful miner answer costs one; -1 = unlimited')
             [CompletionResult]::new('--credits', '--credits', [CompletionResultType]::ParameterName, 'Credits; each successful miner answer costs one; -1 = unlimited')
-            [CompletionResult]::new('--default-query-strategy', '--default-query-strategy', [CompletionResultType]::ParameterName, 'The key''s default query strategy: top_n:N or uids:A,B')
+            [CompletionResult]::new('--default-query-strategy', '--default-query-strategy', [CompletionResultType]::ParameterName, 'The key''s default query strategy: top_n:N, best:N or uids:A,B')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
             [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Override a config value for this invocation (highest precedence); repeatable')
@@ -207,7 +208,7 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('--credits', '--credits', [CompletionResultType]::ParameterName, 'Set the credits (-1 = unlimited)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'New expiry (same forms as `key create`)')
             [CompletionResult]::new('--valid-until', '--valid-until', [CompletionResultType]::ParameterName, 'New expiry (same forms as `key create`)')
-            [CompletionResult]::new('--default-query-strategy', '--default-query-strategy', [CompletionResultType]::ParameterName, 'top_n:N, uids:A,B, or none to use the server''s default')
+            [CompletionResult]::new('--default-query-strategy', '--default-query-strategy', [CompletionResultType]::ParameterName, 'top_n:N, best:N, uids:A,B, or none to use the server''s default')
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
             [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Override a config value for this invocation (highest precedence); repeatable')
@@ -514,11 +515,22 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'btvep;miners' {
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
+            [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Override a config value for this invocation (highest precedence); repeatable')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (every field, full hotkeys)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'btvep;backup' {
             [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir''s btvep/config.json]')
             [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]')
             [CompletionResult]::new('--set', '--set', [CompletionResultType]::ParameterName, 'Override a config value for this invocation (highest precedence); repeatable')
-            [CompletionResult]::new('--with-logs', '--with-logs', [CompletionResultType]::ParameterName, 'Include the request log (prompts and answers); without it only keys, balances and counters')
+            [CompletionResult]::new('--with-logs', '--with-logs', [CompletionResultType]::ParameterName, 'Include the request log (prompts and answers); without it only keys, balances, counters and miner health')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the summary as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -557,7 +569,8 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             [CompletionResult]::new('start', 'start', [CompletionResultType]::ParameterValue, 'Run the API server')
             [CompletionResult]::new('metagraph', 'metagraph', [CompletionResultType]::ParameterValue, 'Show the subnet''s miners (uid, hotkey, axon, incentive, stake)')
             [CompletionResult]::new('miner', 'miner', [CompletionResultType]::ParameterValue, 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server')
-            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file')
+            [CompletionResult]::new('miners', 'miners', [CompletionResultType]::ParameterValue, 'Show the gateway''s view of every miner it asked: state, success rate, latency, last failure')
+            [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Write a consistent backup of keys, balances, counters and miner health (and optionally the log) to a file')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Load a backup into an empty data dir (the server must be stopped)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
@@ -653,6 +666,9 @@ Register-ArgumentCompleter -Native -CommandName 'btvep' -ScriptBlock {
             break
         }
         'btvep;help;miner' {
+            break
+        }
+        'btvep;help;miners' {
             break
         }
         'btvep;help;backup' {

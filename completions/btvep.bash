@@ -43,6 +43,9 @@ _btvep() {
             btvep,miner)
                 cmd="btvep__subcmd__miner"
                 ;;
+            btvep,miners)
+                cmd="btvep__subcmd__miners"
+                ;;
             btvep,ratelimit)
                 cmd="btvep__subcmd__ratelimit"
                 ;;
@@ -108,6 +111,9 @@ _btvep() {
                 ;;
             btvep__subcmd__help,miner)
                 cmd="btvep__subcmd__help__subcmd__miner"
+                ;;
+            btvep__subcmd__help,miners)
+                cmd="btvep__subcmd__help__subcmd__miners"
                 ;;
             btvep__subcmd__help,ratelimit)
                 cmd="btvep__subcmd__help__subcmd__ratelimit"
@@ -272,7 +278,7 @@ _btvep() {
 
     case "${cmd}" in
         btvep)
-            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs import start metagraph miner backup restore completions help"
+            opts="-h -V --config --data-dir --set --help --version config key ratelimit logs import start metagraph miner miners backup restore completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,7 +570,7 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help)
-            opts="config key ratelimit logs import start metagraph miner backup restore completions help"
+            opts="config key ratelimit logs import start metagraph miner miners backup restore completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -830,6 +836,20 @@ _btvep() {
             return 0
             ;;
         btvep__subcmd__help__subcmd__miner)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__help__subcmd__miners)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1590,6 +1610,32 @@ _btvep() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        btvep__subcmd__miners)
+            opts="-h -V --json --config --data-dir --set --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -37,7 +37,8 @@ complete -c btvep -n "__fish_btvep_needs_command" -f -a "import" -d 'Import a Py
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "start" -d 'Run the API server'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
-complete -c btvep -n "__fish_btvep_needs_command" -f -a "backup" -d 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file'
+complete -c btvep -n "__fish_btvep_needs_command" -f -a "miners" -d 'Show the gateway\'s view of every miner it asked: state, success rate, latency, last failure'
+complete -c btvep -n "__fish_btvep_needs_command" -f -a "backup" -d 'Write a consistent backup of keys, balances, counters and miner health (and optionally the log) to a file'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "restore" -d 'Load a backup into an empty data dir (the server must be stopped)'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c btvep -n "__fish_btvep_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -94,7 +95,7 @@ complete -c btvep -n "__fish_btvep_using_subcommand key; and not __fish_seen_sub
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from create" -s n -l name -d 'A name for the key' -r
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from create" -s v -l valid-until -d 'Expiry: -1/false (never), a unix timestamp, 2025-01-01, \'tomorrow\', \'next week\', \'in 10 days\', \'in 1 month\', \'next year\', \'December 2025\' (UTC, relative to today\'s midnight)' -r
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from create" -s c -l credits -d 'Credits; each successful miner answer costs one; -1 = unlimited' -r
-complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from create" -l default-query-strategy -d 'The key\'s default query strategy: top_n:N or uids:A,B' -r
+complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from create" -l default-query-strategy -d 'The key\'s default query strategy: top_n:N, best:N or uids:A,B' -r
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from create" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from create" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from create" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
@@ -127,7 +128,7 @@ complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcomm
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from edit" -l request-count -d 'Set the request count' -r
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from edit" -s c -l credits -d 'Set the credits (-1 = unlimited)' -r
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from edit" -s v -l valid-until -d 'New expiry (same forms as `key create`)' -r
-complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from edit" -l default-query-strategy -d 'top_n:N, uids:A,B, or none to use the server\'s default' -r
+complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from edit" -l default-query-strategy -d 'top_n:N, best:N, uids:A,B, or none to use the server\'s default' -r
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from edit" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from edit" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand key; and __fish_seen_subcommand_from edit" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
@@ -289,10 +290,16 @@ complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.al
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -l miner.blacklist.force_validator_permit -d 'Only allow callers holding a validator permit'
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -s h -l help -d 'Print help'
 complete -c btvep -n "__fish_btvep_using_subcommand miner" -s V -l version -d 'Print version'
+complete -c btvep -n "__fish_btvep_using_subcommand miners" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand miners" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
+complete -c btvep -n "__fish_btvep_using_subcommand miners" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
+complete -c btvep -n "__fish_btvep_using_subcommand miners" -l json -d 'Print JSON (every field, full hotkeys)'
+complete -c btvep -n "__fish_btvep_using_subcommand miners" -s h -l help -d 'Print help'
+complete -c btvep -n "__fish_btvep_using_subcommand miners" -s V -l version -d 'Print version'
 complete -c btvep -n "__fish_btvep_using_subcommand backup" -l config -d 'Config file to use [env: BTVEP_CONFIG] [default: the platform config dir\'s btvep/config.json]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand backup" -l data-dir -d 'Data directory holding the database [env: BTVEP_DATA_DIR] [default: the platform data dir]' -r -F
 complete -c btvep -n "__fish_btvep_using_subcommand backup" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
-complete -c btvep -n "__fish_btvep_using_subcommand backup" -l with-logs -d 'Include the request log (prompts and answers); without it only keys, balances and counters'
+complete -c btvep -n "__fish_btvep_using_subcommand backup" -l with-logs -d 'Include the request log (prompts and answers); without it only keys, balances, counters and miner health'
 complete -c btvep -n "__fish_btvep_using_subcommand backup" -l json -d 'Print the summary as JSON'
 complete -c btvep -n "__fish_btvep_using_subcommand backup" -s h -l help -d 'Print help'
 complete -c btvep -n "__fish_btvep_using_subcommand backup" -s V -l version -d 'Print version'
@@ -308,18 +315,19 @@ complete -c btvep -n "__fish_btvep_using_subcommand completions" -l data-dir -d 
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -l set -d 'Override a config value for this invocation (highest precedence); repeatable' -r
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c btvep -n "__fish_btvep_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "config" -d 'Show or change configuration (config.json)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "key" -d 'Create, list, edit and delete API keys'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "ratelimit" -d 'Show and change rate limits (global or per key)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "logs" -d 'Show the request log'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "import" -d 'Import a Python btvep database (keys, credits, history) and config'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "start" -d 'Run the API server'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "backup" -d 'Write a consistent backup of keys, balances and counters (and optionally the log) to a file'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "restore" -d 'Load a backup into an empty data dir (the server must be stopped)'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner backup restore completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "config" -d 'Show or change configuration (config.json)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "key" -d 'Create, list, edit and delete API keys'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "ratelimit" -d 'Show and change rate limits (global or per key)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "logs" -d 'Show the request log'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "import" -d 'Import a Python btvep database (keys, credits, history) and config'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "start" -d 'Run the API server'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "metagraph" -d 'Show the subnet\'s miners (uid, hotkey, axon, incentive, stake)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "miner" -d 'Run a Prompting miner (axon) backed by an OpenAI-compatible model server'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "miners" -d 'Show the gateway\'s view of every miner it asked: state, success rate, latency, last failure'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "backup" -d 'Write a consistent backup of keys, balances, counters and miner health (and optionally the log) to a file'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "restore" -d 'Load a backup into an empty data dir (the server must be stopped)'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c btvep -n "__fish_btvep_using_subcommand help; and not __fish_seen_subcommand_from config key ratelimit logs import start metagraph miner miners backup restore completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "get" -d 'Print one value'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "set" -d 'Set a value in the config file (type-checked and validated)'
 complete -c btvep -n "__fish_btvep_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "unset" -d 'Remove a value from the config file (back to its default)'

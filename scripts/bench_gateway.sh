@@ -12,6 +12,7 @@
 # directly at the miner and through btvep (examples/ttft.rs).
 #
 #   scripts/bench_gateway.sh [SECONDS]     # default 10 s per run
+#   BENCH_STRATEGY=best:1 scripts/bench_gateway.sh   # the gateway rows with another query strategy (default uids:0)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -36,6 +37,7 @@ JSON
 cat > "$BTVEP_CONFIG" <<JSON
 {"hotkey_mnemonic": "pact photo material cake neck asset home broken decade jealous piece pistol",
  "metagraph_file": "$WORK/metagraph.json", "rate_limiting_enabled": true,
+ "default_query_strategy": "${BENCH_STRATEGY:-uids:0}",
  "global_rate_limits": [{"times": 1000000000, "seconds": 1}]}
 JSON
 KEY="$("$TARGET/btvep" key create -q -c 1000000000)"

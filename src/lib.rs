@@ -16,6 +16,9 @@
 //! - [`admin`]: the store seam: one [`admin::Operation`] type per operation, run locally or through a
 //!   running server's socket, shared by the CLI, the socket and the HTTP admin API.
 //! - [`import`]: `btvep import`, a Python btvep database and config brought over.
+//! - [`routing`]: routing by what the gateway observes: per-miner health (decaying averages, a circuit
+//!   breaker), the `best:N` score and selection, hedging delays, the `btvep miners` view. The
+//!   dendrite reports every attempt to it; the pipeline asks it for each request's miners.
 //! - [`bittensor`]: hotkeys, the miner transports ([`bittensor::dendrite`] for the synapse,
 //!   [`bittensor::http_miner`] for btauth/Epistula — a new transport goes here and in
 //!   [`server::pipeline::answer`]), the metagraph (one [`bittensor::metagraph_cell`] and refresher
@@ -45,6 +48,7 @@ pub mod miner;
 pub mod output;
 pub mod paths;
 pub mod ratelimit;
+pub mod routing;
 pub mod server;
 pub mod store;
 pub mod timeparse;

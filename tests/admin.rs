@@ -262,6 +262,13 @@ async fn admin_api_manages_keys_and_shows_logs_stats_and_config() {
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_in_prometheus_text_format() {
     let (home, gw, token) = setup().await;
+    let metagraph: Value =
+        serde_json::from_str(&std::fs::read_to_string(home.path("metagraph.json")).unwrap())
+            .unwrap();
+    let hotkey = metagraph["neurons"][0]["hotkey"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let key = home.create_key(&["-c", "5"]);
     assert_eq!(
         gw.post(
@@ -295,11 +302,12 @@ async fn metrics_in_prometheus_text_format() {
         "btvep_http_requests_total{route=\"/chat\",status=\"401\"} 1",
         "btvep_refusals_total{api_error=\"APIKeyMissing\"} 1",
         "btvep_miner_answers_total{uid=\"0\",status=\"200\"} 1",
-        "btvep_miner_latency_seconds_count 1",
+        "btvep_miner_latency_seconds_count{uid=\"0\",hotkey=\"HOTKEY\"} 1",
         "btvep_credits_spent_total 1",
         "btvep_rate_limit_refusals_total 0",
         "btvep_metagraph_neurons{state=\"serving\"} 1",
     ] {
+        let line = line.replace("HOTKEY", &hotkey);
         assert!(text.lines().any(|l| l == line), "missing {line}:\n{text}");
     }
     // every sample line is `name{labels} value` with a declared TYPE

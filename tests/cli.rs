@@ -204,8 +204,17 @@ fn config_set_type_checks_and_validates() {
         ])
         .contains("at least 1"));
     assert!(env
-        .fails(&["config", "set", "default_query_strategy", "best:3"])
+        .fails(&["config", "set", "default_query_strategy", "best:0"])
         .contains("invalid query strategy"));
+    assert!(env
+        .fails(&["config", "set", "default_query_strategy", "fastest:3"])
+        .contains("invalid query strategy"));
+    env.ok(&["config", "set", "default_query_strategy", "best:3"]);
+    assert!(env
+        .fails(&["config", "set", "hedge_after_ms", "soon"])
+        .contains("invalid hedge_after_ms"));
+    env.ok(&["config", "set", "hedge_after_ms", "off"]);
+    env.ok(&["config", "set", "hedge_after_ms", "250"]);
     assert!(env
         .fails(&["config", "set", "subtensor_network", "mars"])
         .contains("ws://"));

@@ -204,7 +204,7 @@ async fn errors_have_openai_shape() {
         .await;
     assert_eq!(
         (s, v),
-        (404, err("The model 'gpt-4' does not exist: use 'bittensor' (the default strategy), 'top_n:N' or 'uids:A,B'", "invalid_request_error", json!("model_not_found")))
+        (404, err("The model 'gpt-4' does not exist: use 'bittensor' (the default strategy), 'best:N', 'top_n:N' or 'uids:A,B'", "invalid_request_error", json!("model_not_found")))
     );
     let (s, _, v) = gw
         .post(
@@ -285,6 +285,7 @@ async fn models_are_listed() {
         v,
         json!({"object": "list", "data": [
             {"id": "bittensor", "object": "model", "created": 0, "owned_by": "bittensor"},
+            {"id": "best:1", "object": "model", "created": 0, "owned_by": "bittensor"},
             {"id": "top_n:1", "object": "model", "created": 0, "owned_by": "bittensor"},
             {"id": "uids:0", "object": "model", "created": 0, "owned_by": "bittensor"},
         ]})

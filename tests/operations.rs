@@ -67,7 +67,9 @@ async fn a_backup_taken_under_load_restores_the_same_keys_and_balances() {
     }
     assert!(served > 0);
     let lines = backup_lines(&file);
-    assert_eq!(lines[0]["btvep_backup"], 1);
+    // the devnet's miners answered: their health is in the backup (format 2)
+    assert_eq!(lines[0]["btvep_backup"], 2);
+    assert!(lines.iter().any(|l| l.get("miner_health").is_some()));
     let backed: Vec<&Value> = lines.iter().filter_map(|l| l.get("key")).collect();
     // eight customers and the devnet's own key
     assert_eq!(backed.len(), 9);
@@ -118,6 +120,20 @@ async fn a_backup_taken_under_load_restores_the_same_keys_and_balances() {
     );
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["keys"], 9);
+    // … and the miners' health
+    let miners = lines
+        .iter()
+        .filter(|l| l.get("miner_health").is_some())
+        .count();
+    assert_eq!(summary["miners"], miners);
+    assert_eq!(
+        fresh
+            .cli_json(&["miners", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        miners
+    );
     let restored: Vec<Value> = fresh
         .cli_json(&["key", "list", "--json"])
         .as_array()

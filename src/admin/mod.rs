@@ -35,6 +35,8 @@ pub trait Operation: Serialize + DeserializeOwned + Send + Sync + 'static {
     const READS_LOG_COUNTERS: bool = false;
     /// It may take minutes (no socket timeout).
     const LONG: bool = false;
+    /// It reads the miners' health: a server writes its live figures to the store first.
+    const READS_MINER_HEALTH: bool = false;
 
     /// Runs it on an open store.
     ///
@@ -55,6 +57,9 @@ pub fn run_hooked<O: Operation>(
 ) -> Result<O::Output, AdminError> {
     if O::READS_LOG_COUNTERS {
         (hooks.barrier)();
+    }
+    if O::READS_MINER_HEALTH {
+        (hooks.miner_health)();
     }
     let out = op.run(store)?;
     // A change an operator was told about must survive a crash of the server.
@@ -230,6 +235,8 @@ pub struct Hooks {
     pub barrier: Arc<dyn Fn() + Send + Sync>,
     /// After [`ops::ConfigChanged`]: reload the configuration.
     pub config_changed: Arc<dyn Fn() + Send + Sync>,
+    /// Before an operation that reads miner health: write the live figures to the store.
+    pub miner_health: Arc<dyn Fn() + Send + Sync>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -243,6 +250,7 @@ impl Default for Hooks {
         Hooks {
             barrier: Arc::new(|| {}),
             config_changed: Arc::new(|| {}),
+            miner_health: Arc::new(|| {}),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{AdminError, Operation};
+use crate::routing::report::MinerRow;
 use crate::store::backup::BackupSummary;
 use crate::store::retention::{PruneRequest, PruneSummary, PRUNE_PAUSE};
 use crate::store::{ApiKey, KeyPatch, LogFilter, LogRecord, NewKey, Store, StoreError};
@@ -176,6 +177,7 @@ impl Operation for Backup {
     type Output = BackupSummary;
     const NAME: &'static str = "backup";
     const READS_LOG_COUNTERS: bool = true;
+    const READS_MINER_HEALTH: bool = true;
     const LONG: bool = true;
     fn run(&self, store: &Store) -> Result<BackupSummary, AdminError> {
         super::write_backup_file(store, &self.path, self.with_logs)
@@ -202,6 +204,20 @@ impl Operation for Import {
             &self.path,
             &self.options,
         )?))
+    }
+}
+
+/// Every known miner's health, best score first (`btvep miners`). A running server writes its live
+/// figures first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListMiners;
+
+impl Operation for ListMiners {
+    type Output = Vec<MinerRow>;
+    const NAME: &'static str = "list_miners";
+    const READS_MINER_HEALTH: bool = true;
+    fn run(&self, store: &Store) -> Result<Vec<MinerRow>, AdminError> {
+        Ok(crate::routing::report::rows(&store.list_miner_health()?))
     }
 }
 
@@ -238,6 +254,7 @@ pub fn dispatch(
         PruneLogs::NAME => run::<PruneLogs>(args, store, hooks),
         Backup::NAME => run::<Backup>(args, store, hooks),
         Import::NAME => run::<Import>(args, store, hooks),
+        ListMiners::NAME => run::<ListMiners>(args, store, hooks),
         other => Err(AdminError::Invalid(format!(
             "unknown admin operation '{other}'"
         ))),

@@ -7,16 +7,17 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::stream::{self, FuturesUnordered, Stream, StreamExt};
 
-use super::http_miner::{HttpMiners, Sampling};
+use super::http_miner::{HttpMiners, LiveStream, Sampling};
 use super::keys::Hotkey;
 use super::metagraph::Neuron;
 use super::protocol::MinerProtocol;
+use super::race::{self, AttemptEnd, AttemptObserver, RacePlan, Watch};
 use super::synapse::{self, PromptingRequest, PROMPTING};
 
 /// Default per-miner timeout (the SDK's and btvep's 12 s).
@@ -60,7 +61,13 @@ impl MinerResponse {
         self.elapsed.as_millis()
     }
 
-    fn failure(n: &Neuron, status_code: u16, message: String, elapsed: Duration) -> Self {
+    /// A failed answer from `n`.
+    pub(crate) fn failure(
+        n: &Neuron,
+        status_code: u16,
+        message: String,
+        elapsed: Duration,
+    ) -> Self {
         Self {
             uid: n.uid,
             hotkey: n.hotkey.clone(),
@@ -154,7 +161,9 @@ struct Inner {
     dendrite_ip: String,
     max_response_bytes: usize,
     /// Set when miners speak an OpenAI API (btauth/Epistula) instead of the synapse.
-    http: Option<HttpMiners>,
+    http: Option<Arc<HttpMiners>>,
+    /// Hears how every attempt ended (the gateway's miner health); set once.
+    observer: OnceLock<Arc<dyn AttemptObserver>>,
 }
 
 /// A dendrite bound to one validator hotkey. Cheap to clone (shared state behind an `Arc`).
@@ -233,6 +242,7 @@ impl Dendrite {
                 dendrite_ip: "0.0.0.0".to_string(),
                 max_response_bytes,
                 http: None,
+                observer: OnceLock::new(),
             }),
         })
     }
@@ -251,14 +261,14 @@ impl Dendrite {
         let mut d = Self::new(hotkey)?;
         if protocol.is_openai() {
             let inner = Arc::get_mut(&mut d.inner).expect("fresh dendrite");
-            inner.http = Some(HttpMiners::new(
+            inner.http = Some(Arc::new(HttpMiners::new(
                 protocol,
                 inner.hotkey.clone(),
                 inner.client.clone(),
                 miner_path,
                 miner_model,
                 inner.max_response_bytes,
-            ));
+            )));
         }
         Ok(d)
     }
@@ -268,12 +278,22 @@ impl Dendrite {
         self.inner
             .http
             .as_ref()
-            .map_or(MinerProtocol::Synapse, HttpMiners::protocol)
+            .map_or(MinerProtocol::Synapse, |h| h.protocol())
     }
 
     /// The OpenAI-API client when miners speak btauth or Epistula (real streaming goes through it).
     pub fn http(&self) -> Option<&HttpMiners> {
-        self.inner.http.as_ref()
+        self.inner.http.as_deref()
+    }
+
+    /// Reports every attempt of this dendrite (and its clones) to `observer` from now on. Only the
+    /// first observer is kept; returns whether this one was.
+    pub fn observe(&self, observer: Arc<dyn AttemptObserver>) -> bool {
+        self.inner.observer.set(observer).is_ok()
+    }
+
+    fn observer(&self) -> Option<&dyn AttemptObserver> {
+        self.inner.observer.get().map(|o| &**o)
     }
 
     /// The validator hotkey address.
@@ -563,15 +583,19 @@ impl Dendrite {
                     );
                     let fallback = neuron.clone();
                     let handle = tokio::spawn(async move {
-                        this.query_one_hashed(
-                            &neuron,
-                            &roles,
-                            &messages,
-                            &body_hash,
-                            &sampling,
-                            opts.timeout,
-                        )
-                        .await
+                        let mut watch = Watch::new(this.observer(), &neuron);
+                        let r = this
+                            .query_one_hashed(
+                                &neuron,
+                                &roles,
+                                &messages,
+                                &body_hash,
+                                &sampling,
+                                opts.timeout,
+                            )
+                            .await;
+                        watch.ended(&r);
+                        r
                     });
                     let guarded = AbortOnDrop(handle);
                     async move {
@@ -589,6 +613,100 @@ impl Dendrite {
                 .collect();
             tasks
         })
+    }
+}
+
+impl Dendrite {
+    /// Races `neurons` for the first successful answer as `plan` says (failover, hedging, batches:
+    /// see [`race`]); returns it with the failures seen before it. Every attempt is reported to the
+    /// observer; dropping the future cancels every attempt but `plan.learn`.
+    pub async fn race(
+        &self,
+        neurons: &[Neuron],
+        plan: &RacePlan,
+        roles: &[String],
+        messages: &[String],
+        sampling: &Sampling,
+        timeout: Duration,
+    ) -> (Option<MinerResponse>, Vec<MinerResponse>) {
+        let body_hash: Arc<str> = synapse::body_hash_for(messages).into();
+        let roles: Arc<[String]> = roles.into();
+        let messages: Arc<[String]> = messages.into();
+        let sampling = Arc::new(sampling.clone());
+        race::first_success(neurons, plan, |i| {
+            let (this, neuron) = (self.clone(), neurons[i].clone());
+            let (roles, messages, body_hash, sampling) = (
+                Arc::clone(&roles),
+                Arc::clone(&messages),
+                Arc::clone(&body_hash),
+                Arc::clone(&sampling),
+            );
+            tokio::spawn(async move {
+                let mut watch = Watch::new(this.observer(), &neuron);
+                let r = this
+                    .query_one_hashed(&neuron, &roles, &messages, &body_hash, &sampling, timeout)
+                    .await;
+                watch.ended(&r);
+                if r.is_success {
+                    Ok(r)
+                } else {
+                    Err(r)
+                }
+            })
+        })
+        .await
+    }
+
+    /// Races OpenAI-API miners (btauth, Epistula) for the first content chunk of a streamed answer,
+    /// as [`Dendrite::race`] does for whole answers; the winner's stream is returned. An attempt
+    /// counts as a success for the observer when its first content chunk arrives.
+    ///
+    /// Every attempt fails (503) on a synapse dendrite, which cannot stream.
+    pub async fn stream_race(
+        &self,
+        neurons: &[Neuron],
+        plan: &RacePlan,
+        roles: &[String],
+        messages: &[String],
+        sampling: &Sampling,
+        timeout: Duration,
+    ) -> (Option<LiveStream>, Vec<MinerResponse>) {
+        let roles: Arc<[String]> = roles.into();
+        let messages: Arc<[String]> = messages.into();
+        let sampling = Arc::new(sampling.clone());
+        race::first_success(neurons, plan, |i| {
+            let (this, neuron) = (self.clone(), neurons[i].clone());
+            let (roles, messages, sampling) = (
+                Arc::clone(&roles),
+                Arc::clone(&messages),
+                Arc::clone(&sampling),
+            );
+            tokio::spawn(async move {
+                let Some(http) = this.inner.http.as_ref() else {
+                    return Err(MinerResponse::failure(
+                        &neuron,
+                        503,
+                        "the synapse protocol cannot stream".into(),
+                        Duration::ZERO,
+                    ));
+                };
+                let mut watch = Watch::new(this.observer(), &neuron);
+                let r = http
+                    .open_stream(&neuron, &roles, &messages, &sampling, timeout)
+                    .await;
+                match &r {
+                    Ok(live) => watch.ended_with(&AttemptEnd {
+                        success: true,
+                        status: 200,
+                        message: "Success",
+                        elapsed: live.first_chunk_at.duration_since(live.started),
+                    }),
+                    Err(f) => watch.ended(f),
+                }
+                r
+            })
+        })
+        .await
     }
 }
 

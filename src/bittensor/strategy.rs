@@ -1,6 +1,10 @@
 //! btvep's query strategies: which miners a prompt is sent to.
 //!
-//! Text form (used in config, on API keys and in the OpenAI `model` field): `top_n:N` or `uids:A,B,C`.
+//! Text form (used in config, on API keys, in the OpenAI `model` field and the `/chat` `strategy` field):
+//! `top_n:N`, `best:N` or `uids:A,B,C`.
+//!
+//! [`QueryStrategy::select`] knows only the metagraph; `best:N` needs the gateway's view of its miners
+//! and is chosen by [`crate::routing::Router::select`] (without it, `best:N` orders like `top_n:N`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,6 +16,9 @@ use super::metagraph::{Metagraph, Neuron};
 pub enum QueryStrategy {
     /// The `n` uids with the highest incentive, ties broken by lower uid.
     TopN(usize),
+    /// The `n` serving miners with the best expected outcome as the gateway observed it (success
+    /// probability and latency), skipping cooling ones, with a little exploration.
+    BestN(usize),
     /// An explicit list of uids, queried in the given order.
     Uids(Vec<u16>),
 }
@@ -19,7 +26,7 @@ pub enum QueryStrategy {
 /// Why a strategy string did not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "invalid query strategy '{input}': {reason} (expected 'top_n:N' with N >= 1 or 'uids:A,B,...')"
+    "invalid query strategy '{input}': {reason} (expected 'top_n:N' or 'best:N' with N >= 1, or 'uids:A,B,...')"
 )]
 pub struct StrategyParseError {
     input: String,
@@ -35,17 +42,19 @@ impl FromStr for QueryStrategy {
             reason,
         };
         let (kind, rest) = s.trim().split_once(':').ok_or_else(|| err("missing ':'"))?;
-        match kind.trim() {
-            "top_n" => {
-                let n: usize = rest
-                    .trim()
-                    .parse()
-                    .map_err(|_| err("N is not a whole number"))?;
-                if n == 0 {
-                    return Err(err("N must be at least 1"));
-                }
-                Ok(QueryStrategy::TopN(n))
+        let count = |rest: &str| {
+            let n: usize = rest
+                .trim()
+                .parse()
+                .map_err(|_| err("N is not a whole number"))?;
+            if n == 0 {
+                return Err(err("N must be at least 1"));
             }
+            Ok(n)
+        };
+        match kind.trim() {
+            "top_n" => Ok(QueryStrategy::TopN(count(rest)?)),
+            "best" => Ok(QueryStrategy::BestN(count(rest)?)),
             "uids" => {
                 let uids = rest
                     .split(',')
@@ -66,6 +75,7 @@ impl fmt::Display for QueryStrategy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             QueryStrategy::TopN(n) => write!(f, "top_n:{n}"),
+            QueryStrategy::BestN(n) => write!(f, "best:{n}"),
             QueryStrategy::Uids(uids) => {
                 let list: Vec<String> = uids.iter().map(|u| u.to_string()).collect();
                 write!(f, "uids:{}", list.join(","))
@@ -97,11 +107,13 @@ pub enum SelectError {
         /// Its advertised port.
         port: u16,
     },
-    /// `top_n` asks for more miners than are serving.
+    /// `top_n` or `best` asks for more miners than are serving.
     #[error(
-        "top_n:{n} asks for {n} miners but only {serving} neurons of subnet {netuid} serve an axon"
+        "{strategy} asks for {n} miners but only {serving} neurons of subnet {netuid} serve an axon"
     )]
     TooFewServing {
+        /// The strategy asked for (`top_n:N`, `best:N`).
+        strategy: String,
         /// Requested count.
         n: usize,
         /// Serving neuron count.
@@ -109,8 +121,8 @@ pub enum SelectError {
         /// Subnet id.
         netuid: u16,
     },
-    /// `top_n:0` (only constructible in code; the parser rejects it).
-    #[error("top_n must be at least 1")]
+    /// `top_n:0` or `best:0` (only constructible in code; the parser rejects it).
+    #[error("N must be at least 1")]
     ZeroN,
 }
 
@@ -118,27 +130,15 @@ impl QueryStrategy {
     /// The neurons this strategy queries, in query order.
     ///
     /// * `top_n:N`: the N serving neurons with the highest incentive, ties broken by lower uid.
+    /// * `best:N`: without the gateway's health figures, the same as `top_n:N` (see the module doc).
     /// * `uids:…`: exactly those uids in the given order (duplicates kept, as written).
     ///
     /// # Errors
     /// [`SelectError`] for unknown or non-serving uids, `N` = 0, or `N` larger than the number of serving neurons.
     pub fn select(&self, metagraph: &Metagraph) -> Result<Vec<Neuron>, SelectError> {
         match self {
-            QueryStrategy::TopN(0) => Err(SelectError::ZeroN),
-            QueryStrategy::TopN(n) => {
-                let mut serving: Vec<&Neuron> = metagraph
-                    .neurons
-                    .iter()
-                    .filter(|n| n.is_serving())
-                    .collect();
-                if *n > serving.len() {
-                    return Err(SelectError::TooFewServing {
-                        n: *n,
-                        serving: serving.len(),
-                        netuid: metagraph.netuid,
-                    });
-                }
-                serving.sort_by(|a, b| b.incentive.total_cmp(&a.incentive).then(a.uid.cmp(&b.uid)));
+            QueryStrategy::TopN(n) | QueryStrategy::BestN(n) => {
+                let serving = self.serving_by_incentive(metagraph, *n)?;
                 Ok(serving.into_iter().take(*n).cloned().collect())
             }
             QueryStrategy::Uids(uids) => uids
@@ -161,6 +161,36 @@ impl QueryStrategy {
                 .collect(),
         }
     }
+
+    /// Every serving neuron, highest incentive first (ties: lower uid), after checking that `n` of
+    /// them exist.
+    ///
+    /// # Errors
+    /// [`SelectError::ZeroN`], [`SelectError::TooFewServing`].
+    pub fn serving_by_incentive<'m>(
+        &self,
+        metagraph: &'m Metagraph,
+        n: usize,
+    ) -> Result<Vec<&'m Neuron>, SelectError> {
+        if n == 0 {
+            return Err(SelectError::ZeroN);
+        }
+        let mut serving: Vec<&Neuron> = metagraph
+            .neurons
+            .iter()
+            .filter(|n| n.is_serving())
+            .collect();
+        if n > serving.len() {
+            return Err(SelectError::TooFewServing {
+                strategy: self.to_string(),
+                n,
+                serving: serving.len(),
+                netuid: metagraph.netuid,
+            });
+        }
+        serving.sort_by(|a, b| b.incentive.total_cmp(&a.incentive).then(a.uid.cmp(&b.uid)));
+        Ok(serving)
+    }
 }
 
 #[cfg(test)]
@@ -169,7 +199,7 @@ mod tests {
 
     #[test]
     fn parses_and_prints_round_trip() {
-        for s in ["top_n:5", "uids:0", "uids:1,2,3"] {
+        for s in ["top_n:5", "best:1", "best:12", "uids:0", "uids:1,2,3"] {
             assert_eq!(s.parse::<QueryStrategy>().unwrap().to_string(), s);
         }
         assert_eq!(
@@ -187,7 +217,10 @@ mod tests {
             "top_n:-1",
             "uids:",
             "uids:a",
-            "best:3",
+            "best:0",
+            "best:x",
+            "best:",
+            "fastest:3",
             "uids:70000",
         ] {
             assert!(s.parse::<QueryStrategy>().is_err(), "{s}");
@@ -227,7 +260,13 @@ mod tests {
         assert_eq!(uids("top_n:1").unwrap(), vec![1]);
         assert_eq!(uids("top_n:3").unwrap(), vec![1, 0, 2]);
         let e = uids("top_n:4").unwrap_err().to_string();
-        assert!(e.contains("only 3 neurons"), "{e}");
+        assert!(
+            e.contains("top_n:4 asks for 4") && e.contains("only 3 neurons"),
+            "{e}"
+        );
+        assert_eq!(uids("best:2").unwrap(), vec![1, 0]);
+        let e = uids("best:9").unwrap_err().to_string();
+        assert!(e.starts_with("best:9 asks for 9"), "{e}");
         assert_eq!(
             QueryStrategy::TopN(0).select(&mg()).unwrap_err(),
             SelectError::ZeroN

@@ -1,5 +1,6 @@
-//! `btvep backup FILE` and `btvep restore FILE`: a consistent snapshot of keys, balances, limits and
-//! counters (and optionally the request log) as one JSON Lines file, and loading one into a data dir.
+//! `btvep backup FILE` and `btvep restore FILE`: a consistent snapshot of keys, balances, limits,
+//! counters and miner health (and optionally the request log) as one JSON Lines file, and loading one
+//! into a data dir.
 //!
 //! A backup works while `btvep start` runs (the server writes the file, without stopping); a restore
 //! needs the database to itself, and an empty one unless `--force`.
@@ -17,7 +18,7 @@ use crate::store::{Store, StoreError};
 pub struct BackupArgs {
     /// The file to write (must not exist; created with mode 0600)
     pub file: PathBuf,
-    /// Include the request log (prompts and answers); without it only keys, balances and counters
+    /// Include the request log (prompts and answers); without it only keys, balances, counters and miner health
     #[arg(long)]
     pub with_logs: bool,
     /// Print the summary as JSON
@@ -53,9 +54,10 @@ pub fn backup(ctx: &Context, args: BackupArgs) -> anyhow::Result<()> {
         crate::output::print_json(&summary)?;
     } else {
         eprintln!(
-            "wrote {}: {} keys{}",
+            "wrote {}: {} keys, {} miners' health{}",
             path.display(),
             summary.keys,
+            summary.miners,
             if args.with_logs {
                 format!(", {} log records", summary.logs)
             } else {
@@ -94,8 +96,9 @@ pub fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<()> {
         crate::output::print_json(&summary)?;
     } else {
         eprintln!(
-            "restored {} keys and {} log records into {}",
+            "restored {} keys, {} miners' health and {} log records into {}",
             summary.keys,
+            summary.miners,
             summary.logs,
             ctx.paths.data_dir.display()
         );

@@ -40,7 +40,7 @@ pub enum Action {
         /// Create the key disabled
         #[arg(short, long)]
         disable: bool,
-        /// The key's default query strategy: top_n:N or uids:A,B
+        /// The key's default query strategy: top_n:N, best:N or uids:A,B
         #[arg(long, value_name = "STRATEGY")]
         default_query_strategy: Option<String>,
         /// Print JSON (includes api_key)
@@ -97,7 +97,7 @@ pub enum Action {
         /// New expiry (same forms as `key create`)
         #[arg(short = 'v', long, value_name = "WHEN", allow_hyphen_values = true)]
         valid_until: Option<String>,
-        /// top_n:N, uids:A,B, or none to use the server's default
+        /// top_n:N, best:N, uids:A,B, or none to use the server's default
         #[arg(long, value_name = "STRATEGY")]
         default_query_strategy: Option<String>,
         /// Print JSON

@@ -19,6 +19,7 @@ pub mod key;
 pub mod logs;
 pub mod metagraph;
 pub mod miner;
+pub mod miners;
 pub mod ratelimit;
 pub mod start;
 
@@ -62,7 +63,9 @@ pub enum Command {
     Metagraph(metagraph::Args),
     /// Run a Prompting miner (axon) backed by an OpenAI-compatible model server
     Miner(Box<miner::Args>),
-    /// Write a consistent backup of keys, balances and counters (and optionally the log) to a file
+    /// Show the gateway's view of every miner it asked: state, success rate, latency, last failure
+    Miners(miners::Args),
+    /// Write a consistent backup of keys, balances, counters and miner health (and optionally the log) to a file
     Backup(backup::BackupArgs),
     /// Load a backup into an empty data dir (the server must be stopped)
     Restore(backup::RestoreArgs),
@@ -157,6 +160,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Start(args) => start::run(&ctx, args),
         Command::Metagraph(args) => metagraph::run(&ctx, args),
         Command::Miner(args) => miner::run(&ctx, *args),
+        Command::Miners(args) => miners::run(&ctx, args),
         Command::Backup(args) => backup::backup(&ctx, args),
         Command::Restore(args) => backup::restore(&ctx, args),
         Command::Completions(_) => unreachable!("handled above"),

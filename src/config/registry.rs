@@ -28,8 +28,10 @@ pub enum Kind {
     Mnemonic,
     /// A JSON list of `{"times": N, "seconds": S}`.
     RateLimits,
-    /// A query strategy (`top_n:N` or `uids:A,B`).
+    /// A query strategy (`top_n:N`, `best:N` or `uids:A,B`).
     Strategy,
+    /// A hedge delay: `auto`, `off`, or milliseconds.
+    Hedge,
     /// A subtensor network name (`finney`, `test`, `local`) or a `ws://` / `wss://` URL.
     Network,
     /// An optional filesystem path (empty text clears it).
@@ -167,7 +169,7 @@ pub const KEYS: &[KeySpec] = &[
         kind: Kind::Strategy,
         default: "\"uids:0\"",
         env: "BTVEP_DEFAULT_QUERY_STRATEGY",
-        doc: "miners queried when neither the request nor the key names any: top_n:N or uids:A,B",
+        doc: "miners queried when neither the request nor the key names any: top_n:N, best:N or uids:A,B",
     },
     KeySpec {
         name: "miner_timeout",
@@ -175,6 +177,21 @@ pub const KEYS: &[KeySpec] = &[
         default: "12",
         env: "BTVEP_MINER_TIMEOUT",
         doc: "seconds to wait for one miner's answer",
+    },
+    KeySpec {
+        name: "hedge_after_ms",
+        kind: Kind::Hedge,
+        default: "\"auto\"",
+        env: "BTVEP_HEDGE_AFTER_MS",
+        doc: "when the first miner asked (top_n, best) has not answered within this, ask the next one too and take \
+              the first answer: auto (that miner's recent p90), off, or milliseconds",
+    },
+    KeySpec {
+        name: "cooling_max_seconds",
+        kind: Kind::Int { min: 1, max: 3600 },
+        default: "60",
+        env: "BTVEP_COOLING_MAX_SECONDS",
+        doc: "longest cool-down of a failing miner (best:N skips it meanwhile; 1 s, doubled per failed probe, up to this)",
     },
     KeySpec {
         name: "max_miners_per_request",
@@ -399,6 +416,7 @@ impl Kind {
             | Kind::Secret
             | Kind::Path
             | Kind::Strategy
+            | Kind::Hedge
             | Kind::Network
             | Kind::Url
             | Kind::OneOf(_)
@@ -441,6 +459,9 @@ impl Kind {
                     .map(|_| ())
                     .map_err(|e| e.to_string())
             }
+            Kind::Hedge => crate::bittensor::hedge::HedgeAfter::from_json(v)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
             Kind::Network => {
                 let s = v.as_str().ok_or("expected a string")?;
                 if ["finney", "test", "local"].contains(&s)

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{RateLimit, Resolved};
+use crate::bittensor::hedge::HedgeAfter;
 use crate::bittensor::http_miner::{DEFAULT_MINER_MODEL, DEFAULT_MINER_PATH};
 use crate::bittensor::metagraph::MetagraphSource;
 use crate::bittensor::protocol::MinerProtocol;
@@ -73,6 +74,10 @@ pub struct Config {
     pub miner_timeout: Duration,
     /// Most miners one request may query.
     pub max_miners_per_request: usize,
+    /// When to ask the next miner too (`hedge_after_ms`).
+    pub hedge_after: HedgeAfter,
+    /// Longest cool-down of a failing miner (`cooling_max_seconds`).
+    pub cooling_max: Duration,
     /// How miners are reached: the synapse, btauth/1 or Epistula.
     pub miner_protocol: MinerProtocol,
     /// The miners' HTTP path (btauth and Epistula).
@@ -125,6 +130,8 @@ impl std::fmt::Debug for Config {
             .field("default_query_strategy", &self.default_query_strategy)
             .field("miner_timeout", &self.miner_timeout)
             .field("max_miners_per_request", &self.max_miners_per_request)
+            .field("hedge_after", &self.hedge_after)
+            .field("cooling_max", &self.cooling_max)
             .field("miner_protocol", &self.miner_protocol)
             .field("miner_path", &self.miner_path)
             .field("miner_model", &self.miner_model)
@@ -193,6 +200,8 @@ impl Config {
             default_query_strategy: r.default_query_strategy(),
             miner_timeout: secs(r, "miner_timeout", 600),
             max_miners_per_request: r.int("max_miners_per_request").clamp(1, 4096) as usize,
+            hedge_after: HedgeAfter::from_json(r.get("hedge_after_ms")).unwrap_or_default(),
+            cooling_max: secs(r, "cooling_max_seconds", 3600),
             miner_protocol: r
                 .str("miner_protocol")
                 .and_then(|s| s.parse().ok())
@@ -237,6 +246,8 @@ mod tests {
         assert_eq!(c.port, 8000);
         assert_eq!(c.host, "0.0.0.0");
         assert_eq!(c.max_miners_per_request, 256);
+        assert_eq!(c.hedge_after, HedgeAfter::Auto);
+        assert_eq!(c.cooling_max, Duration::from_secs(60));
         assert_eq!(c.log_text, LogText::Full);
         assert_eq!(c.log_retention_days, 30);
         assert!(matches!(c.hotkey, HotkeySource::None));

@@ -33,6 +33,8 @@ pub const EDITABLE: &[&str] = &[
     "openai_base_url",
     "default_query_strategy",
     "miner_timeout",
+    "hedge_after_ms",
+    "cooling_max_seconds",
     "metrics_require_admin",
 ];
 
@@ -148,6 +150,9 @@ fn admin_call<O: Operation>(state: &AppState, op: O) -> Result<O::Output, ApiErr
     if O::READS_LOG_COUNTERS {
         state.logs.barrier();
     }
+    if O::READS_MINER_HEALTH {
+        state.persist_health();
+    }
     run_hooked(&op, &state.store, &crate::admin::Hooks::default()).map_err(|e| match e {
         crate::admin::AdminError::NotFound(m) => ApiError::AdminNotFound(m),
         crate::admin::AdminError::Invalid(m) => ApiError::BadRequest(m),
@@ -173,6 +178,7 @@ fn handle(
             Ok((200, json!(super::stats::stats(state, q)?)))
         }
         (&Method::GET, ["keys"]) => Ok((200, json!(admin_call(state, ops::ListKeys)?))),
+        (&Method::GET, ["miners"]) => Ok((200, json!(admin_call(state, ops::ListMiners)?))),
         (&Method::POST, ["keys"]) => {
             let new = admin_json::<CreateKeyBody>(body)?.into_new_key()?;
             let ops::Created { key, api_key } = admin_call(state, ops::CreateKey(new))?;

@@ -71,7 +71,7 @@ pub enum ApiError {
     #[error("{0}")]
     Forbidden(String),
     /// The OpenAI `model` is not one btvep serves.
-    #[error("The model '{0}' does not exist: use 'bittensor' (the default strategy), 'top_n:N' or 'uids:A,B'")]
+    #[error("The model '{0}' does not exist: use 'bittensor' (the default strategy), 'best:N', 'top_n:N' or 'uids:A,B'")]
     ModelNotFound(String),
     /// The admin token is missing or wrong.
     #[error("Invalid admin token")]

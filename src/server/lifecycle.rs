@@ -1,7 +1,8 @@
 //! The server's life: [`start`] builds the shared state, starts the background tasks (metagraph
-//! refresher, limiter pruning, log retention, memory trimming, the admin socket) and serves on a listener the caller
-//! bound; [`ServerHandle`] stops it in order — stop accepting, drain requests in flight, stop the
-//! background tasks, write out the log queue, flush the database.
+//! refresher, limiter pruning, log retention, memory trimming, miner health persister, the admin
+//! socket) and serves on a listener the caller bound; [`ServerHandle`] stops it in order — stop
+//! accepting, drain requests in flight, stop the background tasks, write out the log queue and the
+//! miner health, flush the database.
 //!
 //! `btvep start` is a thin caller (it adds the banner and the devnet); tests can run the whole server
 //! in process on a port-0 listener.
@@ -21,6 +22,7 @@ use crate::bittensor::dendrite::Dendrite;
 use crate::bittensor::keys::Hotkey;
 use crate::bittensor::metagraph_cell;
 use crate::config::Config;
+use crate::routing::Router;
 use crate::store::{Store, StoreError};
 
 /// Why the server could not start or stop cleanly.
@@ -119,12 +121,17 @@ pub async fn start(
         &config.miner_model,
     )
     .map_err(|e| ServerError::Client(e.to_string()))?;
+    let router = Arc::new(Router::new(
+        parts.store.list_miner_health()?,
+        config.cooling_max,
+    ));
     let state = Arc::new(
         AppState::new(
             parts.store.clone(),
             config.clone(),
             parts.config_source,
             dendrite,
+            router,
         )
         .map_err(|e| ServerError::Client(e.to_string()))?,
     );
@@ -137,6 +144,7 @@ pub async fn start(
         tokio::spawn(prune_limiters(state.clone())),
         tokio::spawn(super::log_retention::run(state.clone())),
         tokio::spawn(super::memory::trim_periodically()),
+        tokio::spawn(super::health_persister::run(state.clone())),
     ];
     let (stop_admin, admin_stopped) = oneshot::channel::<()>();
     let admin_task = parts
@@ -168,6 +176,8 @@ pub async fn start(
             let _ = t.await;
         }
         serve_state.logs.close();
+        let last = serve_state.clone();
+        let _ = tokio::task::spawn_blocking(move || last.persist_health()).await;
         serve_state.store.flush()?;
         Ok(())
     });
@@ -192,9 +202,11 @@ async fn prune_limiters(state: Arc<AppState>) {
 async fn serve_admin(state: Arc<AppState>, socket: PathBuf, stopped: oneshot::Receiver<()>) {
     let barrier_state = state.clone();
     let reload_state = state.clone();
+    let health_state = state.clone();
     let hooks = crate::admin::Hooks {
         barrier: Arc::new(move || barrier_state.logs.barrier()),
         config_changed: Arc::new(move || reload_state.reload_config()),
+        miner_health: Arc::new(move || health_state.persist_health()),
     };
     if let Err(e) = crate::admin::serve(state.store.clone(), &socket, hooks, async {
         let _ = stopped.await;

@@ -1,7 +1,8 @@
 //! Prometheus metrics, kept in process and rendered as the text exposition format at `GET /metrics`.
 //!
 //! Counters are plain atomics or small maps behind a mutex (cardinality is bounded: routes × statuses,
-//! uids × statuses), so recording costs next to nothing on the request path.
+//! uids × statuses, uids × the hotkeys that held them), so recording costs next to nothing on the
+//! request path.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,14 +13,29 @@ use std::time::Duration;
 /// Upper bounds (seconds) of the miner latency histogram buckets.
 pub const LATENCY_BUCKETS: [f64; 10] = [0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
+/// One miner's latency histogram.
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    /// Per bucket (not cumulative).
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum_micros: u64,
+}
+
+/// Per miner: counts by status and the latency histogram.
+#[derive(Debug, Default)]
+struct MinerFigures {
+    /// Answers by `(uid, status)`.
+    answers: BTreeMap<(u16, u16), u64>,
+    /// Latency by uid, then by the hotkeys that answered under it (usually one).
+    latency: BTreeMap<u16, Vec<(String, Histogram)>>,
+}
+
 /// All metrics of a server.
 #[derive(Debug, Default)]
 pub struct Metrics {
     http: Mutex<BTreeMap<(String, u16), u64>>,
-    answers: Mutex<BTreeMap<(u16, u16), u64>>,
-    latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
-    latency_count: AtomicU64,
-    latency_sum_micros: AtomicU64,
+    miners: Mutex<MinerFigures>,
     credits_spent: AtomicU64,
     rate_limited: AtomicU64,
     api_errors: Mutex<BTreeMap<&'static str, u64>>,
@@ -37,24 +53,25 @@ impl Metrics {
     }
 
     /// Counts one miner answer and its latency.
-    pub fn miner_answer(&self, uid: u16, status: u16, elapsed: Duration) {
-        *self
-            .answers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry((uid, status))
-            .or_default() += 1;
+    pub fn miner_answer(&self, uid: u16, hotkey: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
-        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
+        let bucket = LATENCY_BUCKETS.iter().position(|b| secs <= *b);
+        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        let mut m = self.miners.lock().unwrap_or_else(|p| p.into_inner());
+        *m.answers.entry((uid, status)).or_default() += 1;
+        let per_uid = m.latency.entry(uid).or_default();
+        let h = match per_uid.iter().position(|(k, _)| k == hotkey) {
+            Some(i) => &mut per_uid[i].1,
+            None => {
+                per_uid.push((hotkey.to_string(), Histogram::default()));
+                &mut per_uid.last_mut().expect("just pushed").1
             }
+        };
+        if let Some(b) = bucket {
+            h.buckets[b] += 1;
         }
-        self.latency_count.fetch_add(1, Ordering::Relaxed);
-        self.latency_sum_micros.fetch_add(
-            u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        h.count += 1;
+        h.sum_micros = h.sum_micros.saturating_add(micros);
     }
 
     /// Counts credits taken from keys.
@@ -123,14 +140,10 @@ impl Metrics {
             self.rate_limited.load(Ordering::Relaxed)
         );
 
+        let miners = self.miners.lock().unwrap_or_else(|p| p.into_inner());
         let _ = writeln!(out, "# HELP btvep_miner_answers_total Miner answers by uid and status code (200 = success).");
         let _ = writeln!(out, "# TYPE btvep_miner_answers_total counter");
-        for ((uid, status), n) in self
-            .answers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
+        for ((uid, status), n) in &miners.answers {
             let _ = writeln!(
                 out,
                 "btvep_miner_answers_total{{uid=\"{uid}\",status=\"{status}\"}} {n}"
@@ -139,24 +152,38 @@ impl Metrics {
 
         let _ = writeln!(
             out,
-            "# HELP btvep_miner_latency_seconds Time miners took to answer."
+            "# HELP btvep_miner_latency_seconds Time miners took to answer, by uid and hotkey."
         );
         let _ = writeln!(out, "# TYPE btvep_miner_latency_seconds histogram");
-        for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "btvep_miner_latency_seconds_bucket{{le=\"{bound}\"}} {}",
-                self.latency_buckets[i].load(Ordering::Relaxed)
-            );
+        for (uid, per_hotkey) in &miners.latency {
+            for (hotkey, h) in per_hotkey {
+                let labels = format!("uid=\"{uid}\",hotkey=\"{}\"", escape(hotkey));
+                let mut cumulative = 0;
+                for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+                    cumulative += h.buckets[i];
+                    let _ = writeln!(
+                        out,
+                        "btvep_miner_latency_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "btvep_miner_latency_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "btvep_miner_latency_seconds_sum{{{labels}}} {}",
+                    h.sum_micros as f64 / 1e6
+                );
+                let _ = writeln!(
+                    out,
+                    "btvep_miner_latency_seconds_count{{{labels}}} {}",
+                    h.count
+                );
+            }
         }
-        let count = self.latency_count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            out,
-            "btvep_miner_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
-        );
-        let sum = self.latency_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "btvep_miner_latency_seconds_sum {sum}");
-        let _ = writeln!(out, "btvep_miner_latency_seconds_count {count}");
+        drop(miners);
 
         let _ = writeln!(out, "# HELP btvep_credits_spent_total Credits taken from API keys (successful answers on metered keys).");
         let _ = writeln!(out, "# TYPE btvep_credits_spent_total counter");
@@ -204,15 +231,27 @@ mod tests {
         let m = Metrics::default();
         m.http_request("/chat", 200);
         m.http_request("/chat", 200);
-        m.miner_answer(3, 200, Duration::from_millis(80));
-        m.miner_answer(3, 408, Duration::from_secs(12));
+        m.miner_answer(3, "5Abc", 200, Duration::from_millis(80));
+        m.miner_answer(3, "5Abc", 408, Duration::from_secs(12));
+        m.miner_answer(3, "5New", 200, Duration::from_millis(8));
         m.credits_spent(1);
         m.refusal("RateLimitExceeded");
         let text = m.render(Some((4.0, 10, 8)));
         assert!(text.contains("btvep_http_requests_total{route=\"/chat\",status=\"200\"} 2"));
         assert!(text.contains("btvep_miner_answers_total{uid=\"3\",status=\"408\"} 1"));
-        assert!(text.contains("btvep_miner_latency_seconds_bucket{le=\"0.1\"} 1"));
-        assert!(text.contains("btvep_miner_latency_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains(
+            "btvep_miner_latency_seconds_bucket{uid=\"3\",hotkey=\"5Abc\",le=\"0.05\"} 0"
+        ));
+        assert!(text.contains(
+            "btvep_miner_latency_seconds_bucket{uid=\"3\",hotkey=\"5Abc\",le=\"0.1\"} 1"
+        ));
+        assert!(text.contains(
+            "btvep_miner_latency_seconds_bucket{uid=\"3\",hotkey=\"5Abc\",le=\"+Inf\"} 2"
+        ));
+        assert!(text.contains("btvep_miner_latency_seconds_count{uid=\"3\",hotkey=\"5New\"} 1"));
+        assert!(text.contains(
+            "btvep_miner_latency_seconds_bucket{uid=\"3\",hotkey=\"5New\",le=\"0.01\"} 1"
+        ));
         assert!(text.contains("btvep_rate_limit_refusals_total 1"));
         assert!(text.contains("btvep_credits_spent_total 1"));
         assert!(text.contains("btvep_metagraph_neurons{state=\"serving\"} 8"));

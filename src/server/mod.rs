@@ -14,6 +14,7 @@
 //! - [`moderation`]: the optional moderation filter.
 //! - [`logsink`]: the batched writer of the request log and counters.
 //! - [`log_retention`]: the background pruner of old log records.
+//! - [`health_persister`]: the background writer of miner health (see [`crate::routing`]).
 //! - [`lifecycle`]: [`lifecycle::start`] a server on a listener and stop it in order ([`lifecycle::ServerHandle`]).
 //!
 //! The caller binds the listener ([`lifecycle::start`] takes it), so tests use port 0.
@@ -21,6 +22,7 @@
 pub mod admin_api;
 pub mod chat;
 pub mod error;
+pub mod health_persister;
 pub mod http;
 pub mod lifecycle;
 pub mod listener;

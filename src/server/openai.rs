@@ -2,8 +2,9 @@
 //! `GET /v1/models/{id}`. Same pipeline as `/chat`; only the request and response shapes differ.
 //!
 //! The `model` field chooses the miners: `bittensor` (the key's or server's default strategy),
-//! `top_n:N`, or `uids:A,B`. btvep's own fields (`uids`, `top_n`, `in_parallel`,
-//! `respond_on_first_success`, `timeout`) may be sent as extra body fields and win over `model`.
+//! `best:N`, `top_n:N`, or `uids:A,B`. btvep's own fields (`uids`, `top_n`, `strategy`,
+//! `in_parallel`, `respond_on_first_success`, `timeout`) may be sent as extra body fields and win
+//! over `model`.
 
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use crate::bittensor::strategy::QueryStrategy;
 use crate::ratelimit::Decision;
 
 /// The model id meaning "the default strategy".
-pub const DEFAULT_MODEL: &str = "bittensor";
+pub const DEFAULT_MODEL: &str = pipeline::DEFAULT_STRATEGY_NAME;
 
 /// Message content: a string, or OpenAI's list of content parts (text parts are joined).
 #[derive(Debug, Deserialize)]
@@ -86,18 +87,13 @@ pub struct CompletionRequest {
     pub query: QueryFields,
 }
 
-/// Parses a model id into a strategy (`None` = default).
+/// Parses a model id into a strategy (`None` = default); see [`pipeline::parse_strategy_name`].
 ///
 /// # Errors
-/// [`ApiError::ModelNotFound`] for anything else.
+/// [`ApiError::BadQuery`] for a malformed `best:`/`top_n:`/`uids:` id, [`ApiError::ModelNotFound`]
+/// for any other unknown id.
 pub fn parse_model(model: &str) -> Result<Option<QueryStrategy>, ApiError> {
-    let m = model.trim();
-    if m.is_empty() || m == DEFAULT_MODEL || m == "default" {
-        return Ok(None);
-    }
-    m.parse::<QueryStrategy>()
-        .map(Some)
-        .map_err(|_| ApiError::ModelNotFound(m.to_string()))
+    pipeline::parse_strategy_name(model)
 }
 
 fn to_params(req: CompletionRequest) -> Result<(ChatParams, String, bool, bool), ApiError> {
@@ -325,7 +321,8 @@ async fn stream_reply(
     Ok(super::openai_stream::render(answer, meta, model, include_usage).await)
 }
 
-/// The models `GET /v1/models` lists: the default, some `top_n:N`, and `uids:U` for every serving uid.
+/// The models `GET /v1/models` lists: the default, some `best:N` and `top_n:N`, and `uids:U` for every
+/// serving uid.
 pub fn model_ids(state: &AppState) -> Vec<String> {
     let mut ids = vec![DEFAULT_MODEL.to_string()];
     if let Some(m) = state.metagraph() {
@@ -335,9 +332,11 @@ pub fn model_ids(state: &AppState) -> Vec<String> {
             .filter(|n| n.is_serving())
             .map(|n| n.uid)
             .collect();
-        for n in [1usize, 3, 5, 10] {
-            if n <= serving.len() {
-                ids.push(format!("top_n:{n}"));
+        for kind in ["best", "top_n"] {
+            for n in [1usize, 3, 5, 10] {
+                if n <= serving.len() {
+                    ids.push(format!("{kind}:{n}"));
+                }
             }
         }
         ids.extend(serving.iter().map(|u| format!("uids:{u}")));
@@ -416,10 +415,18 @@ mod tests {
             parse_model("uids:3,7").unwrap(),
             Some(QueryStrategy::Uids(vec![3, 7]))
         );
+        assert_eq!(
+            parse_model("best:2").unwrap(),
+            Some(QueryStrategy::BestN(2))
+        );
         assert!(matches!(
             parse_model("gpt-4"),
             Err(ApiError::ModelNotFound(_))
         ));
+        for bad in ["best:0", "best:x", "top_n:0", "uids:"] {
+            let e = parse_model(bad).unwrap_err();
+            assert!(matches!(e, ApiError::BadQuery(_)), "{bad}: {e:?}");
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::bittensor::dendrite::Dendrite;
 use crate::bittensor::metagraph_cell::{MetagraphCell, MetagraphSnapshot};
 use crate::config::{Config, ConfigFile, Resolved};
 use crate::ratelimit::RateLimiters;
+use crate::routing::Router;
 use crate::store::Store;
 
 /// The request-time settings: the typed config, replaced whole on reload.
@@ -46,8 +47,10 @@ pub struct AppState {
     settings: RwLock<Arc<Settings>>,
     /// Where settings come from.
     pub config_source: Option<ConfigSource>,
-    /// Signs and sends miner queries.
+    /// Signs and sends miner queries; reports every attempt to `router`'s health.
     pub dendrite: Dendrite,
+    /// Per-miner health, `best:N` selection and hedging (persisted by a background task).
+    pub router: Arc<Router>,
     /// The last good metagraph (kept fresh by the refresher the server starts).
     pub metagraph: Arc<MetagraphCell>,
     /// Per-key rate limiters.
@@ -69,7 +72,8 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    /// Builds the state.
+    /// Builds the state; `router` (loaded from the store's miner health) observes `dendrite`'s
+    /// attempts from now on.
     ///
     /// # Errors
     /// When no HTTP client for the moderation endpoint can be built.
@@ -78,8 +82,11 @@ impl AppState {
         settings: Settings,
         config_source: Option<ConfigSource>,
         dendrite: Dendrite,
+        router: Arc<Router>,
     ) -> reqwest::Result<Self> {
+        dendrite.observe(router.health().clone());
         Ok(AppState {
+            router,
             store: store.clone(),
             settings: RwLock::new(Arc::new(settings)),
             config_source,
@@ -102,7 +109,15 @@ impl AppState {
 
     /// Replaces the settings.
     pub fn set_settings(&self, s: Settings) {
+        self.router.health().set_cool_max(s.cooling_max);
         *self.settings.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(s);
+    }
+
+    /// Writes the miners' live health figures to the store (before an admin operation reads them).
+    pub fn persist_health(&self) {
+        if let Err(e) = self.router.persist(&self.store) {
+            tracing::error!("writing miner health failed: {e}");
+        }
     }
 
     /// Re-reads the config file; on error keeps the current settings and logs why.

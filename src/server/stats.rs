@@ -129,6 +129,8 @@ pub struct MinerStats {
     pub avg_ms: f64,
     /// Median answer time, ms.
     pub p50_ms: u64,
+    /// The gateway's current view of it (`ok`, `cooling`, `probing`), when it has one.
+    pub state: Option<crate::store::HealthState>,
 }
 
 /// The metagraph in use.
@@ -164,6 +166,9 @@ pub fn stats(state: &AppState, q: StatsQuery) -> Result<Stats, ApiError> {
         .collect();
     let mut s = aggregate(&records, &keys, start, bucket_seconds, q.buckets);
     s.window = q.window;
+    for m in &mut s.miners {
+        m.state = state.router.state_of(&m.hotkey);
+    }
     s.metagraph = state.metagraph().map(|m| MetagraphStats {
         neurons: m.neurons.len(),
         serving: m.neurons.iter().filter(|n| n.is_serving()).count(),
@@ -311,5 +316,6 @@ fn miner_stats((uid, (hotkey, n, ok, mut ms)): (u16, (String, u64, u64, Vec<u64>
             ms.iter().sum::<u64>() as f64 / ms.len() as f64
         },
         p50_ms: ms.get(ms.len() / 2).copied().unwrap_or(0),
+        state: None,
     }
 }

@@ -7,8 +7,13 @@
 //! 2. the store's counters: `{"meta": "next_key_id", "value": 12}`;
 //! 3. every API key as stored, hash included (so restored keys authenticate):
 //!    `{"key": {"id": 1, "api_key_hint": "...abcd", "credits": 10, …, "api_key_hash": "…"}}`;
-//! 4. with `--with-logs`, every log record: `{"log": {"id": …, "timestamp": …, …}}`;
-//! 5. a trailer with the counts, so a truncated file is detected: `{"end": {"keys": K, "logs": L}}`.
+//! 4. every miner's health (format 2): `{"miner_health": {"hotkey": "5…", "uid": 3, "state": "ok", …}}`;
+//! 5. with `--with-logs`, every log record: `{"log": {"id": …, "timestamp": …, …}}`;
+//! 6. a trailer with the counts, so a truncated file is detected:
+//!    `{"end": {"keys": K, "logs": L, "miners": M}}`.
+//!
+//! Format 2 is format 1 plus the `miner_health` lines; a backup without any (a store whose server never
+//! asked a miner) is stamped format 1, so older btveps can still restore it.
 //!
 //! The keys are read while credit changes wait (a short exclusive section of the key gate), so every
 //! balance in the file is the balance of the same instant; log records are appended afterwards without
@@ -19,10 +24,10 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{ApiKey, LogRecord, Store, StoreError};
+use super::{ApiKey, LogRecord, MinerHealthRecord, Store, StoreError};
 
-/// The backup file format's version.
-pub const BACKUP_FORMAT: u64 = 1;
+/// The backup file format's version (the newest this btvep writes and reads).
+pub const BACKUP_FORMAT: u64 = 2;
 
 /// What a backup or a restore wrote.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +36,9 @@ pub struct BackupSummary {
     pub keys: u64,
     /// Log records.
     pub logs: u64,
+    /// Miner health records (absent from format 1 backups).
+    #[serde(default)]
+    pub miners: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -45,10 +53,22 @@ struct Header {
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum Line {
-    Meta { meta: String, value: u64 },
-    Key { key: Box<ApiKey> },
-    Log { log: Box<LogRecord> },
-    End { end: BackupSummary },
+    Meta {
+        meta: String,
+        value: u64,
+    },
+    Key {
+        key: Box<ApiKey>,
+    },
+    Log {
+        log: Box<LogRecord>,
+    },
+    Miner {
+        miner_health: Box<MinerHealthRecord>,
+    },
+    End {
+        end: BackupSummary,
+    },
 }
 
 fn io(e: std::io::Error) -> StoreError {
@@ -73,10 +93,11 @@ impl Store {
         with_logs: bool,
     ) -> Result<BackupSummary, StoreError> {
         let mut summary = BackupSummary::default();
+        let miners = self.list_miner_health()?;
         line(
             out,
             &Header {
-                btvep_backup: BACKUP_FORMAT,
+                btvep_backup: if miners.is_empty() { 1 } else { BACKUP_FORMAT },
                 store_format: super::version::FORMAT_VERSION,
                 btvep_version: env!("CARGO_PKG_VERSION").to_string(),
                 created_at: chrono::Utc::now(),
@@ -105,6 +126,15 @@ impl Store {
                 summary.keys += 1;
             }
         }
+        for m in miners {
+            line(
+                out,
+                &Line::Miner {
+                    miner_health: Box::new(m),
+                },
+            )?;
+            summary.miners += 1;
+        }
         if with_logs {
             for item in self.logs.iter() {
                 let (_, v) = item?;
@@ -124,8 +154,8 @@ impl Store {
         self.keys.is_empty() && self.logs.is_empty()
     }
 
-    /// Loads a backup written by [`Store::write_backup`] into this store, replacing its keys and
-    /// counters (and its log, when the backup has one). The whole file is checked before anything is
+    /// Loads a backup written by [`Store::write_backup`] into this store, replacing its keys,
+    /// counters and miner health (and its log, when the backup has one). The whole file is checked before anything is
     /// written; the writes end with a flush.
     ///
     /// # Errors
@@ -151,7 +181,8 @@ impl Store {
                 super::version::FORMAT_VERSION
             )));
         }
-        let (mut meta, mut keys, mut logs, mut end) = (Vec::new(), Vec::new(), Vec::new(), None);
+        let (mut meta, mut keys, mut logs, mut miners, mut end) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), None);
         for (i, text) in lines {
             let n = i + 1;
             let text = text.map_err(|e| bad(n, e.to_string()))?;
@@ -165,19 +196,21 @@ impl Store {
                 Line::Meta { meta: m, value } => meta.push((m, value)),
                 Line::Key { key } => keys.push(*key),
                 Line::Log { log } => logs.push(*log),
+                Line::Miner { miner_health } => miners.push(*miner_health),
                 Line::End { end: e } => end = Some(e),
             }
         }
         let found = BackupSummary {
             keys: keys.len() as u64,
             logs: logs.len() as u64,
+            miners: miners.len() as u64,
         };
         match end {
             Some(e) if e == found => {}
             Some(e) => {
                 return Err(StoreError::Invalid(format!(
-                    "the backup is damaged: its end line counts {} keys and {} log records, the file holds {} and {}",
-                    e.keys, e.logs, found.keys, found.logs
+                    "the backup is damaged: its end line counts {} keys, {} log records and {} miners, the file holds {}, {} and {}",
+                    e.keys, e.logs, e.miners, found.keys, found.logs, found.miners
                 )))
             }
             None => {
@@ -210,6 +243,7 @@ impl Store {
                 self.meta.insert(name.as_bytes(), &value.to_be_bytes())?;
             }
         }
+        self.replace_miner_health(&miners)?;
         if header.with_logs {
             self.logs.clear()?;
             self.logs_by_key.clear()?;

@@ -11,6 +11,7 @@
 //! | `meta` | counter name (and `format_version`, see [`version`]) | u64 big-endian |
 //! | `meta` | counter name | u64 big-endian |
 //! | `meta` | `import_in_progress` | [`ImportMarker`] as JSON, while an import writes its history |
+//! | `miner_health` | miner hotkey UTF-8 | [`MinerHealthRecord`] as JSON (absent in older stores = no health yet) |
 //!
 //! sled lets one process open a database at a time. While `btvep start` holds it, CLI commands reach it
 //! through the server's local admin socket (see [`crate::admin`]); [`StoreError::Locked`] is how they learn
@@ -22,6 +23,7 @@ mod import;
 pub mod journal;
 mod keys;
 mod logs;
+pub mod miner_health;
 pub mod retention;
 pub mod values;
 pub mod version;
@@ -30,6 +32,7 @@ pub use durable::GroupCommit;
 pub use import::{ImportMarker, KeyImport, WrittenLog};
 pub use keys::{generate_api_key, hash_api_key, ApiKey, KeyPatch, NewKey, Reservation, Spend};
 pub use logs::{cap_log_text, LogCursor, LogFilter, LogRecord, LOG_TEXT_MAX_BYTES};
+pub use miner_health::{FailureNote, HealthState, MinerHealthRecord};
 
 use std::path::{Path, PathBuf};
 
@@ -87,6 +90,7 @@ pub struct Store {
     logs_by_key: sled::Tree,
     logs_by_hotkey: sled::Tree,
     meta: sled::Tree,
+    miner_health: sled::Tree,
     /// Key writes hold it shared; a backup holds it exclusively while it reads the keys, so the balances
     /// it saves are those of one instant.
     key_gate: std::sync::RwLock<()>,
@@ -128,6 +132,7 @@ impl Store {
             logs_by_key: db.open_tree("logs_by_key")?,
             logs_by_hotkey: db.open_tree("logs_by_hotkey")?,
             meta: db.open_tree("meta")?,
+            miner_health: db.open_tree("miner_health")?,
             group_commit: std::sync::OnceLock::new(),
             journal: std::sync::OnceLock::new(),
             key_gate: std::sync::RwLock::new(()),

@@ -157,6 +157,7 @@ async function main() {
     await eventually(async () => (await page.locator(tid('top-keys-table')).textContent()).includes(`#${keyId} `), 'the new key in top keys');
     ok('the new key is in the top-keys table');
     check(await page.locator(`${tid('miners-table')} tbody tr`).count() >= 1, 'per-miner table has rows');
+    check(await page.locator(`${tid('miners-table')} ${tid('miner-state')}`).count() >= 1, 'the miners table shows each miner\'s state');
     check(await page.locator(`${tid('chart-miner-latency')} rect`).count() >= 2, 'per-miner latency chart is drawn');
     await page.selectOption(tid('window-select'), '86400');
     await page.waitForFunction(() => /24 hours/.test(document.querySelector('[data-testid="overview-body"] h2')?.textContent || ''));

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +26,36 @@ pub enum Behavior {
     SixX403,
     /// A body bigger than any sane cap.
     Huge(usize),
+    /// Asks the script what to do with each request (numbered from 0 per axon).
+    Scripted(Script),
+}
+
+/// What a scripted axon does with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Wait, then verify and answer `ok`.
+    Answer(Duration),
+    /// Wait, then answer with the axon status 500.
+    Fail(Duration),
+    /// Never answer (until the client gives up).
+    Hang,
+}
+
+/// A per-request script: request number → what to do.
+#[derive(Clone)]
+pub struct Script(pub Arc<dyn Fn(u64) -> Step + Send + Sync>);
+
+impl Script {
+    /// A script from a closure.
+    pub fn new(f: impl Fn(u64) -> Step + Send + Sync + 'static) -> Self {
+        Script(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Script")
+    }
 }
 
 fn to_vec<B: AsRef<[u8]>>(b: B) -> Vec<u8> {
@@ -92,6 +123,7 @@ fn handle(
             *r.body_mut() = b"{}".to_vec();
             r
         }
+        Behavior::Scripted(_) => unreachable!("scripted requests are handled in spawn"),
         Behavior::Verify(_) | Behavior::Empty | Behavior::Sleep(_) => {
             match verifier.verify(path, pairs, body) {
                 Err(e) => reply(axon::error_response(&e, start.elapsed().as_secs_f64())),
@@ -124,15 +156,40 @@ pub async fn spawn(behavior: Behavior, axon_hotkey: &str) -> SocketAddr {
     let addr = listener.local_addr().expect("local addr");
     let verifier = Arc::new(AxonVerifier::new(axon_hotkey));
     let behavior = Arc::new(behavior);
+    let count = Arc::new(AtomicU64::new(0));
     let route = warp::path::full()
         .and(warp::header::headers_cloned())
         .and(warp::body::bytes().map(to_vec))
         .then(
             move |path: warp::path::FullPath, headers: warp::http::HeaderMap, body: Vec<u8>| {
                 let (verifier, behavior) = (Arc::clone(&verifier), Arc::clone(&behavior));
+                let n = count.fetch_add(1, Ordering::SeqCst);
                 async move {
                     if let Behavior::Sleep(d) = *behavior {
                         tokio::time::sleep(d).await;
+                    }
+                    if let Behavior::Scripted(script) = &*behavior {
+                        let step = (script.0)(n);
+                        let answer = match step {
+                            Step::Answer(d) => {
+                                tokio::time::sleep(d).await;
+                                Behavior::Verify("ok".into())
+                            }
+                            Step::Fail(d) => {
+                                tokio::time::sleep(d).await;
+                                return reply(axon::error_response_with(
+                                    "Prompting",
+                                    500,
+                                    "Internal Server Error",
+                                    d.as_secs_f64(),
+                                ));
+                            }
+                            Step::Hang => {
+                                tokio::time::sleep(Duration::from_secs(3600)).await;
+                                Behavior::Empty
+                            }
+                        };
+                        return handle(&verifier, &answer, path.as_str(), &headers, &body);
                     }
                     handle(&verifier, &behavior, path.as_str(), &headers, &body)
                 }

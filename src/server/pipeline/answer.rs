@@ -11,7 +11,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::charge::{durable_if, max_successes, reserve, SettleGuard};
@@ -21,6 +20,7 @@ use super::{Admitted, ChatParams, RequestMeta};
 use crate::bittensor::dendrite::{MinerResponse, QueryOptions};
 use crate::bittensor::http_miner::{valid_usage, LiveStream, StreamEvent};
 use crate::bittensor::metagraph::Neuron;
+use crate::bittensor::race::RacePlan;
 use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::store::{ApiKey, Reservation};
@@ -37,8 +37,13 @@ pub struct Served {
 /// The miners chosen for a request and how to query them.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Miners, in query order.
+    /// Miners, in query order: the strategy's N, then (`best:N`) spares, asked only after a failure
+    /// or as the hedge.
     pub neurons: Vec<Neuron>,
+    /// How many of `neurons` the strategy chose (the rest are spares).
+    pub asked: usize,
+    /// How a first-answer query races them (failover, hedging, or btvep's batches for `uids`).
+    pub race: RacePlan,
     /// Dendrite options.
     pub options: QueryOptions,
 }
@@ -46,7 +51,8 @@ pub struct Plan {
 /// Default number of miners queried at once.
 pub const DEFAULT_IN_PARALLEL: usize = 16;
 
-/// Picks the miners: request strategy, else the key's, else the server's default.
+/// Picks the miners: request strategy, else the key's, else the server's default; `best:N` through
+/// the router (health), the others by the metagraph alone.
 ///
 /// # Errors
 /// [`ApiError::MetagraphNotReady`] before the first metagraph, [`ApiError::BadQuery`] for a strategy
@@ -63,27 +69,64 @@ pub fn plan(state: &AppState, key: &ApiKey, params: &ChatParams) -> Result<Plan,
                 .and_then(|s| s.parse().ok())
         })
         .unwrap_or_else(|| settings.default_query_strategy.clone());
-    let neurons = strategy
-        .select(&metagraph)
+    let selection = state
+        .router
+        .select(&strategy, &metagraph, settings.hedge_after)
         .map_err(|e| ApiError::BadQuery(e.to_string()))?;
-    if neurons.len() > settings.max_miners_per_request {
+    let asked = selection.neurons.len();
+    if asked > settings.max_miners_per_request {
         return Err(ApiError::BadQuery(format!(
-            "this request would query {} miners; at most {} may be queried per request (max_miners_per_request)",
-            neurons.len(),
+            "this request would query {asked} miners; at most {} may be queried per request (max_miners_per_request)",
             settings.max_miners_per_request
         )));
     }
+    let mut neurons = selection.neurons;
+    neurons.extend(
+        selection
+            .spares
+            .into_iter()
+            .take(settings.max_miners_per_request - asked),
+    );
     let timeout = params
         .timeout
         .map(std::time::Duration::from_secs_f64)
         .unwrap_or(settings.miner_timeout);
+    let in_parallel = params.in_parallel.unwrap_or(DEFAULT_IN_PARALLEL).max(1);
+    let race = if selection.hedged {
+        // Hedge delays matter only when some candidate is not started up front.
+        let hedge_after = if neurons.len() <= asked.min(in_parallel) {
+            Vec::new()
+        } else if selection.hedge_after.is_empty() {
+            let all: Vec<&Neuron> = neurons.iter().collect();
+            state.router.hedge_delays(&all, settings.hedge_after)
+        } else {
+            selection.hedge_after
+        };
+        let budget = hedge_after.iter().any(Option::is_some).then(|| {
+            let budget = state.router.hedge_budget();
+            budget.deposit();
+            budget.clone()
+        });
+        RacePlan {
+            primary: asked,
+            in_parallel,
+            hedge_after,
+            learn: selection.learn,
+            batches: false,
+            budget,
+        }
+    } else {
+        RacePlan::batches(in_parallel)
+    };
     Ok(Plan {
         options: QueryOptions {
             timeout,
-            in_parallel: params.in_parallel.unwrap_or(DEFAULT_IN_PARALLEL).max(1),
+            in_parallel,
             respond_on_first_success: params.respond_on_first_success.unwrap_or(true),
         },
         neurons,
+        asked,
+        race,
     })
 }
 
@@ -122,8 +165,9 @@ fn start(
     let want = if stream { 1 } else { max_successes(&plan) };
     let reservation = reserve(state, key, want).map_err(refused)?;
     if !plan.options.respond_on_first_success {
-        // Never ask more miners than the key can pay answers for.
-        plan.neurons.truncate(reservation.capacity());
+        // Every answer is wanted: no spares, and never more miners than the key can pay answers for.
+        plan.neurons
+            .truncate(plan.asked.min(reservation.capacity()));
     }
     let guard = SettleGuard::new(state, key, reservation, meta, params);
     let (roles, messages) = synapse_fields(&params.messages);
@@ -156,13 +200,34 @@ pub async fn whole(
         roles,
         messages,
     } = start(state, meta, params, key, false)?;
-    let query = state.dendrite.query_with(
-        &plan.neurons,
-        &roles,
-        &messages,
-        &params.sampling,
-        plan.options,
-    );
+    let query = async {
+        if plan.options.respond_on_first_success {
+            let (first, mut responses) = state
+                .dendrite
+                .race(
+                    &plan.neurons,
+                    &plan.race,
+                    &roles,
+                    &messages,
+                    &params.sampling,
+                    plan.options.timeout,
+                )
+                .await;
+            responses.extend(first);
+            responses
+        } else {
+            state
+                .dendrite
+                .query_with(
+                    &plan.neurons,
+                    &roles,
+                    &messages,
+                    &params.sampling,
+                    plan.options,
+                )
+                .await
+        }
+    };
     let durable = durable_if(state, matches!(reservation, Reservation::Reserved(_)));
     let (responses, durable) = tokio::join!(query, durable);
     let (mut answers, failures): (Vec<_>, Vec<_>) =
@@ -203,38 +268,28 @@ pub async fn stream(
         messages,
     } = start(state, meta, params, key, true)?;
     let durable = durable_if(state, matches!(reservation, Reservation::Reserved(_)));
-    let (first, durable) = match state.dendrite.http() {
-        Some(http) => {
-            let first = http.stream_first(
-                &plan.neurons,
-                &roles,
-                &messages,
-                &params.sampling,
-                plan.options,
-            );
-            let ((live, failures), durable) = tokio::join!(first, durable);
-            ((live.map(|l| Source::Live(Box::new(l))), failures), durable)
-        }
-        None => {
-            let first_success = async {
-                let mut responses = Box::pin(state.dendrite.query_stream_with(
-                    plan.neurons.clone(),
-                    roles.clone(),
-                    messages.clone(),
-                    params.sampling.clone(),
-                    plan.options,
-                ));
-                let mut failures = Vec::new();
-                while let Some(r) = responses.next().await {
-                    if r.is_success {
-                        return (Some(Source::whole(r)), failures);
-                    }
-                    failures.push(r);
-                }
-                (None, failures) // dropping `responses` cancels the rest of the batch
-            };
-            tokio::join!(first_success, durable)
-        }
+    let (first, durable) = if state.dendrite.http().is_some() {
+        let first = state.dendrite.stream_race(
+            &plan.neurons,
+            &plan.race,
+            &roles,
+            &messages,
+            &params.sampling,
+            plan.options.timeout,
+        );
+        let ((live, failures), durable) = tokio::join!(first, durable);
+        ((live.map(|l| Source::Live(Box::new(l))), failures), durable)
+    } else {
+        let first = state.dendrite.race(
+            &plan.neurons,
+            &plan.race,
+            &roles,
+            &messages,
+            &params.sampling,
+            plan.options.timeout,
+        );
+        let ((answer, failures), durable) = tokio::join!(first, durable);
+        ((answer.map(Source::whole), failures), durable)
     };
     let (source, failures) = first;
     start_stream(state, meta, params, key, guard, source, failures, durable)

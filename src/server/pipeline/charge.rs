@@ -10,12 +10,13 @@ use crate::server::error::ApiError;
 use crate::server::state::AppState;
 use crate::store::{ApiKey, LogRecord, Reservation};
 
-/// How many successful answers a plan can produce (the credits to reserve).
+/// How many successful answers a plan can produce (the credits to reserve): one for the first
+/// success, else one per miner the strategy chose (spares are only asked for a first success).
 pub fn max_successes(plan: &Plan) -> i64 {
     if plan.options.respond_on_first_success {
         1
     } else {
-        i64::try_from(plan.neurons.len()).unwrap_or(i64::MAX)
+        i64::try_from(plan.asked.min(plan.neurons.len())).unwrap_or(i64::MAX)
     }
 }
 

@@ -73,7 +73,7 @@ pub struct Message {
 pub struct ChatParams {
     /// The conversation.
     pub messages: Vec<Message>,
-    /// Explicit strategy (from `uids`, `top_n` or the OpenAI `model` field).
+    /// Explicit strategy (from `uids`, `top_n`, `strategy` or the OpenAI `model` field).
     pub strategy: Option<QueryStrategy>,
     /// Batch size.
     pub in_parallel: Option<usize>,
@@ -157,6 +157,10 @@ pub struct QueryFields {
     /// Query the n miners with the highest incentive.
     #[serde(default)]
     pub top_n: Option<i64>,
+    /// A strategy by name, as the OpenAI `model` field takes them (`best:N`, `top_n:N`, `uids:A,B`,
+    /// `bittensor` / `default` for the default).
+    #[serde(default)]
+    pub strategy: Option<String>,
     /// Batch size.
     #[serde(default)]
     pub in_parallel: Option<usize>,
@@ -172,23 +176,59 @@ pub struct QueryFields {
 }
 
 impl QueryFields {
-    /// Builds the pipeline parameters; `uids`/`top_n` win over `fallback` (e.g. from the OpenAI `model`).
+    /// Builds the pipeline parameters; `uids`, then `top_n`, then `strategy` win over `fallback` (e.g.
+    /// from the OpenAI `model`).
     ///
     /// # Errors
-    /// As [`ChatParams::strategy_from`].
+    /// As [`ChatParams::strategy_from`]; [`ApiError::BadQuery`] for a `strategy` that is not a
+    /// strategy name.
     pub fn into_params(
         self,
         messages: Vec<Message>,
         fallback: Option<QueryStrategy>,
     ) -> Result<ChatParams, ApiError> {
+        let named = match self.strategy.as_deref() {
+            Some(name) => parse_strategy_name(name).map_err(|e| match e {
+                ApiError::ModelNotFound(m) => ApiError::BadQuery(format!(
+                    "unknown strategy '{m}': use 'bittensor' (the default), 'best:N', 'top_n:N' or 'uids:A,B'"
+                )),
+                other => other,
+            })?,
+            None => None,
+        };
         Ok(ChatParams {
-            strategy: ChatParams::strategy_from(self.uids, self.top_n)?.or(fallback),
+            strategy: ChatParams::strategy_from(self.uids, self.top_n)?
+                .or(named)
+                .or(fallback),
             messages,
             in_parallel: self.in_parallel,
             respond_on_first_success: self.respond_on_first_success,
             timeout: self.timeout,
             sampling: self.sampling,
         })
+    }
+}
+
+/// The name meaning "the default strategy" (the key's, else the server's).
+pub const DEFAULT_STRATEGY_NAME: &str = "bittensor";
+
+/// Reads a strategy name as the OpenAI `model` field and the `/chat` `strategy` field take them:
+/// `bittensor`, `default` or empty (`None`: the default), `best:N`, `top_n:N`, `uids:A,B`.
+///
+/// # Errors
+/// [`ApiError::BadQuery`] (400) for a malformed `best:`, `top_n:` or `uids:` name (e.g. `best:0`);
+/// [`ApiError::ModelNotFound`] for any other name.
+pub fn parse_strategy_name(name: &str) -> Result<Option<QueryStrategy>, ApiError> {
+    let m = name.trim();
+    if m.is_empty() || m == DEFAULT_STRATEGY_NAME || m == "default" {
+        return Ok(None);
+    }
+    match m.parse::<QueryStrategy>() {
+        Ok(s) => Ok(Some(s)),
+        Err(e) => match m.split_once(':').map(|(k, _)| k.trim()) {
+            Some("best" | "top_n" | "uids") => Err(ApiError::BadQuery(e.to_string())),
+            _ => Err(ApiError::ModelNotFound(m.to_string())),
+        },
     }
 }
 

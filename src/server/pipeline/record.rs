@@ -50,7 +50,9 @@ pub fn log_answers(
     answers: &[MinerResponse],
 ) {
     for a in answers {
-        state.metrics.miner_answer(a.uid, a.status_code, a.elapsed);
+        state
+            .metrics
+            .miner_answer(a.uid, &a.hotkey, a.status_code, a.elapsed);
     }
     let mut records: Vec<LogRecord> = answers
         .iter()
