@@ -131,7 +131,9 @@ impl Store {
             .collect()
     }
 
-    /// Writes (replacing) these records and removes the records of `forget` (hotkeys), in one batch.
+    /// Writes (replacing) these records and removes the records of `forget` (hotkeys), one by one
+    /// (each record stands alone; a sled batch would take the database-wide write lock that stalls
+    /// every request, see `store::logs`).
     ///
     /// # Errors
     /// [`StoreError::Db`].
@@ -140,17 +142,15 @@ impl Store {
         records: &[MinerHealthRecord],
         forget: &[String],
     ) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
         for r in records {
-            batch.insert(
+            self.miner_health.insert(
                 r.hotkey.as_bytes(),
                 serde_json::to_vec(r).expect("a health record always serializes"),
-            );
+            )?;
         }
         for h in forget {
-            batch.remove(h.as_bytes());
+            self.miner_health.remove(h.as_bytes())?;
         }
-        self.miner_health.apply_batch(batch)?;
         Ok(())
     }
 
