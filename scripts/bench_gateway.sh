@@ -13,9 +13,16 @@
 #
 #   scripts/bench_gateway.sh [SECONDS]     # default 10 s per run
 #   BENCH_STRATEGY=best:1 scripts/bench_gateway.sh   # the gateway rows with another query strategy (default uids:0)
+#   scripts/bench_gateway.sh --one-core [SECONDS] [IDLE_SECONDS]
+#       the deployment mode: `btvep start --devnet 1` in front of a model stub, the whole btvep process pinned to
+#       one core, CPU ms per request and peak RSS beside requests/s (scripts/bench_onecore.sh)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+if [[ "${1:-}" == "--one-core" ]]; then
+    shift
+    exec "$ROOT/scripts/bench_onecore.sh" "$@"
+fi
 DURATION="${1:-10}"
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install wrk" >&2; exit 1; }
 

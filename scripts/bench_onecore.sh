@@ -11,6 +11,7 @@
 #
 #   scripts/bench_onecore.sh [SECONDS] [IDLE_SECONDS]     # defaults: 10 s per run, 60 s idle at the end
 #   PERF_OUT=perf.data scripts/bench_onecore.sh            # also records a perf profile of the 16-connection run
+#   COMPARE_STRATEGIES="uids:0 best:1" ROUNDS=4 scripts/bench_onecore.sh 5   # strategies alternated, 16 connections
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -77,6 +78,23 @@ run() {  # NAME URL LUA CONNECTIONS
     printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$1" "$4" "$rps" "$p50" "$p99" "$cpu" "${errors:-0}"
 }
 
+if [[ -n "${COMPARE_STRATEGIES:-}" ]]; then
+    # COMPARE_STRATEGIES="uids:0 best:1" ROUNDS=4: the /chat `strategy` field, alternated, 16 connections
+    echo "| strategy | connections | requests/s | p50 | p99 | btvep CPU ms/request | non-2xx |"
+    echo "|---|---|---|---|---|---|---|"
+    for _ in $(seq 1 "${ROUNDS:-4}"); do
+        for st in $COMPARE_STRATEGIES; do
+            cat > "$WORK/st.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"strategy": "$st", "messages": [{"role": "user", "content": "What is 1+1?"}]}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("BTVEP_KEY")
+LUA
+            run "$st" "$GW/chat" "$WORK/st.lua" 16
+        done
+    done
+    exit 0
+fi
 echo "| target | connections | requests/s | p50 | p99 | btvep CPU ms/request | non-2xx |"
 echo "|---|---|---|---|---|---|---|"
 run "model server directly" "http://$MODEL/v1/chat/completions" "$WORK/model.lua" 1
