@@ -254,17 +254,18 @@ impl Journal {
     /// # Errors
     /// [`StoreError::Db`] when the write or the sync fails (the entries are then kept for the next try).
     pub fn write_pending(&self) -> Result<(), StoreError> {
+        // The file lock first, held until the entries are written: a caller that finds the queue
+        // empty because another took its entry then waits here until that other has written it.
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
         if batch.is_empty() {
             return Ok(());
         }
-        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         let written = file.1.write_all(&batch).and_then(|()| match self.sync {
             ChargeSync::Disk => file.1.sync_data(),
             ChargeSync::Os => Ok(()),
         });
         if let Err(e) = written {
-            drop(file);
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             let newer = std::mem::replace(&mut *pending, batch);
             pending.extend_from_slice(&newer);
@@ -386,5 +387,33 @@ mod tests {
         assert_eq!(s.key_by_id(a.id).unwrap().credits, 7);
         assert_eq!(s.key_by_id(b.id).unwrap().credits, 10);
         assert!(files(&jdir).unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_durable_charge_is_in_the_journal_in_both_modes() {
+        use crate::store::values::{Credits, Expiry};
+        use crate::store::{NewKey, Store};
+        for sync in [ChargeSync::Os, ChargeSync::Disk] {
+            let dir = tempfile::tempdir().unwrap();
+            let s = Store::open(dir.path()).unwrap();
+            let (k, _) = s
+                .create_key(&NewKey {
+                    credits: Credits::new(5).unwrap(),
+                    enabled: true,
+                    valid_until: Expiry::Never,
+                    ..Default::default()
+                })
+                .unwrap();
+            s.start_credit_journal(sync).unwrap();
+            s.journal.get().unwrap().stop(); // no checkpoint may fold the entry away meanwhile
+            s.reserve_credits(k.id, 2).unwrap();
+            s.durable().await.unwrap();
+            let got = read_all(dir.path()).unwrap();
+            assert_eq!(got.len(), 1, "{sync:?}");
+            assert_eq!((got[0].id, got[0].credits), (k.id, 3), "{sync:?}");
+            assert!(got[0].version > k.version, "{sync:?}");
+            drop(s); // a clean close folds the journal into the database and removes it
+            assert!(read_all(dir.path()).unwrap().is_empty(), "{sync:?}");
+        }
     }
 }
