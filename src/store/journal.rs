@@ -10,7 +10,7 @@
 //! journal file, flushes the database (so every entry of the older files is in it) and deletes the
 //! older files.
 //!
-//! After a crash, [`replay`] (run by [`super::Store::open`]) applies, per key, the entry with the highest
+//! After a crash, [`super::Store::open`] reads the files ([`read_all`]) and applies, per key, the entry with the highest
 //! version when it is newer than the version sled kept, then flushes and removes the files. Versions
 //! grow with every change of a key record, so an entry never overrides a later change that did reach
 //! the disk (an admin edit, which is flushed at once, or a newer charge).
