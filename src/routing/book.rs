@@ -190,24 +190,7 @@ impl AttemptObserver for HealthBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ok(ms: u64) -> AttemptEnd<'static> {
-        AttemptEnd {
-            success: true,
-            status: 200,
-            message: "Success",
-            elapsed: Duration::from_millis(ms),
-        }
-    }
-
-    fn fail(ms: u64) -> AttemptEnd<'static> {
-        AttemptEnd {
-            success: false,
-            status: 408,
-            message: "Request timeout after 0.5 seconds",
-            elapsed: Duration::from_millis(ms),
-        }
-    }
+    use crate::routing::fixtures::{fail, ok};
 
     #[test]
     fn the_book_observes_and_hands_out_changes() {

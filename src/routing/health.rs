@@ -442,24 +442,7 @@ fn p90_of(samples: &[u32]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ok(ms: u64) -> AttemptEnd<'static> {
-        AttemptEnd {
-            success: true,
-            status: 200,
-            message: "Success",
-            elapsed: Duration::from_millis(ms),
-        }
-    }
-
-    fn fail(ms: u64) -> AttemptEnd<'static> {
-        AttemptEnd {
-            success: false,
-            status: 408,
-            message: "Request timeout after 0.5 seconds",
-            elapsed: Duration::from_millis(ms),
-        }
-    }
+    use crate::routing::fixtures::{fail, ok};
 
     #[test]
     fn cool_downs_double_up_to_the_cap() {

@@ -9,6 +9,8 @@
 //! stops, so they survive a restart. Nothing here writes to the store on the request path.
 
 pub mod book;
+#[cfg(test)]
+mod fixtures;
 pub mod health;
 pub mod report;
 pub mod score;
@@ -250,29 +252,13 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bittensor::metagraph::Metagraph;
     use crate::bittensor::race::{AttemptEnd, AttemptObserver};
-
-    fn snapshot() -> Arc<MetagraphSnapshot> {
-        let neurons = (0..3u16)
-            .map(|uid| {
-                let mut x = Neuron::new(uid, format!("5hk{uid}"), "1.1.1.1", 1000 + uid);
-                x.incentive = 1.0 - f64::from(uid) / 10.0;
-                x
-            })
-            .collect();
-        Arc::new(MetagraphSnapshot::new(Metagraph {
-            netuid: 1,
-            neurons,
-            block: None,
-            fetched_at: chrono::Utc::now(),
-        }))
-    }
+    use crate::routing::fixtures::snapshot;
 
     #[test]
     fn best_keeps_spares_and_top_n_and_uids_ignore_health() {
         let router = Router::new(Vec::new(), Duration::from_secs(60));
-        let mg = snapshot();
+        let mg = snapshot(3);
         for _ in 0..3 {
             router.health().finished(
                 &mg.neurons[0],

@@ -178,24 +178,8 @@ impl Ranking {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bittensor::metagraph::Metagraph;
     use crate::bittensor::race::{AttemptEnd, AttemptObserver};
-
-    fn snapshot(n: u16) -> Arc<MetagraphSnapshot> {
-        let neurons = (0..n)
-            .map(|uid| {
-                let mut x = Neuron::new(uid, format!("5hk{uid}"), "1.1.1.1", 1000 + uid);
-                x.incentive = 1.0 - f64::from(uid) / 10.0;
-                x
-            })
-            .collect();
-        Arc::new(MetagraphSnapshot::new(Metagraph {
-            netuid: 1,
-            neurons,
-            block: None,
-            fetched_at: chrono::Utc::now(),
-        }))
-    }
+    use crate::routing::fixtures::snapshot;
 
     fn feed(
         book: &HealthBook,

@@ -281,6 +281,7 @@ impl Store {
     fn update_key(&self, id: u64, f: impl Fn(&mut ApiKey)) -> Result<(ApiKey, ApiKey), StoreError> {
         let mut failure = None;
         let mut written = None;
+        let mut seen = None;
         let _gate = self.key_gate.read().unwrap_or_else(|p| p.into_inner());
         // The closure may run more than once (a concurrent write makes sled retry); the last run is
         // the one written.
@@ -294,6 +295,7 @@ impl Store {
                     return Some(old.to_vec());
                 }
             };
+            seen = Some(k.clone());
             f(&mut k);
             match self.db.generate_id() {
                 Ok(v) => k.version = v,
@@ -309,9 +311,11 @@ impl Store {
         if let Some(e) = failure {
             return Err(e);
         }
-        let old = old.ok_or_else(|| StoreError::NotFound(format!("no API key with id {id}")))?;
-        let before = decode(&old)?;
-        let after = written.ok_or_else(|| StoreError::Corrupt(format!("api key {id} vanished")))?;
+        // the last run's record is the one replaced: no second decode of the old bytes
+        old.ok_or_else(|| StoreError::NotFound(format!("no API key with id {id}")))?;
+        let (before, after) = seen
+            .zip(written)
+            .ok_or_else(|| StoreError::Corrupt(format!("api key {id} vanished")))?;
         if before.credits != after.credits {
             if let Some(journal) = self.journal.get() {
                 journal.note(super::journal::Entry {
